@@ -1,0 +1,1 @@
+"""fakemeta contract suite."""

@@ -1,0 +1,1 @@
+"""The fakemeta reference receiver."""

@@ -1,0 +1,1 @@
+"""fakemeta simulator: Meta's side of WhatsApp Cloud API webhooks."""

@@ -1,0 +1,95 @@
+"""Identifiers shaped like Meta's: message ids, account and phone number ids,
+user numbers, business-scoped user ids, media ids and timestamps.
+
+Every function takes an optional `random.Random` so that fixtures and seeded
+runs are reproducible; without one, values are fresh on every call (what a
+run against a shared staging receiver needs).
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import string
+import time
+
+__all__ = [
+    "bsuid",
+    "digits",
+    "media_id",
+    "phone_number_id",
+    "sha256_b64",
+    "timestamp",
+    "wa_id",
+    "waba_id",
+    "wamid",
+]
+
+_system = random.SystemRandom()
+
+
+def _rng(rng: random.Random | None) -> random.Random:
+    return rng if rng is not None else _system
+
+
+def digits(length: int, rng: random.Random | None = None) -> str:
+    """`length` digits, the first never 0 (Meta's numeric ids have no leading zero)."""
+    r = _rng(rng)
+    return str(r.randint(1, 9)) + "".join(r.choice(string.digits) for _ in range(length - 1))
+
+
+def phone_number_id(rng: random.Random | None = None) -> str:
+    """A business phone number id: 15 or 16 digits."""
+    return digits(_rng(rng).choice((15, 16)), rng)
+
+
+def waba_id(rng: random.Random | None = None) -> str:
+    """A WhatsApp Business Account id: 15 or 16 digits."""
+    return digits(_rng(rng).choice((15, 16)), rng)
+
+
+def media_id(rng: random.Random | None = None) -> str:
+    return digits(_rng(rng).choice((15, 16)), rng)
+
+
+def wa_id(rng: random.Random | None = None) -> str:
+    """A user's number as Meta writes it: country code and number, digits only, no `+`."""
+    r = _rng(rng)
+    country = r.choice(("1", "44", "49", "20", "966", "971", "55", "91", "234", "62", "52"))
+    return country + digits(r.randint(9, 15 - len(country)), rng)
+
+
+def bsuid(country: str = "US", rng: random.Random | None = None) -> str:
+    """A 2026 business-scoped user id: ISO country code, a dot, digits (e.g. `US.13491208655302741918`)."""
+    return f"{country}.{digits(_rng(rng).randint(16, 20), rng)}"
+
+
+def wamid(sender: str, *, inbound: bool = True, rng: random.Random | None = None) -> str:
+    """A message id as Meta makes them: `wamid.` and base64 of a small
+    protobuf-like record holding the user's number and a hex message key."""
+    r = _rng(rng)
+    number = sender.encode("ascii")[:127]
+    key = "".join(r.choice("0123456789ABCDEF") for _ in range(r.choice((20, 32)))).encode()
+    raw = (
+        b"\x1c\x18"
+        + bytes([len(number)])
+        + number
+        + b"\x15\x02\x00"
+        + (b"\x12" if inbound else b"\x11")
+        + b"\x18"
+        + bytes([len(key)])
+        + key
+        + b"\x00"
+    )
+    return "wamid." + base64.b64encode(raw).decode("ascii")
+
+
+def sha256_b64(rng: random.Random | None = None) -> str:
+    """A media file hash as Meta reports it: 32 bytes, base64."""
+    r = _rng(rng)
+    return base64.b64encode(bytes(r.getrandbits(8) for _ in range(32))).decode("ascii")
+
+
+def timestamp(at: float | None = None) -> str:
+    """Unix seconds as a string, the way every webhook timestamp is written."""
+    return str(int(time.time() if at is None else at))
