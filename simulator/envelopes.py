@@ -147,7 +147,9 @@ def message_payload(
     if senders is not None:
         sender_list = [senders] if isinstance(senders, Customer) else list(senders)
         contacts = [s.contact for s in dict.fromkeys(sender_list)]
-    return payload([entry(account.waba_id, [change(messages_value(account, message_list, contacts))])])
+    return payload(
+        [entry(account.waba_id, [change(messages_value(account, message_list, contacts))])]
+    )
 
 
 def status_payload(account: Account, statuses: Sequence[Status] | Status) -> Payload:

@@ -60,7 +60,8 @@ def wa_id(rng: random.Random | None = None) -> str:
 
 
 def bsuid(country: str = "US", rng: random.Random | None = None) -> str:
-    """A 2026 business-scoped user id: ISO country code, a dot, digits (e.g. `US.13491208655302741918`)."""
+    """A 2026 business-scoped user id: ISO country code, a dot, digits
+    (`US.13491208655302741918`)."""
     return f"{country}.{digits(_rng(rng).randint(16, 20), rng)}"
 
 

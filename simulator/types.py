@@ -36,14 +36,11 @@ class Profile(TypedDict):
 
 
 # `from` is a keyword, hence the functional syntax.
-Contact = TypedDict(
-    "Contact",
-    {
-        "profile": Profile,
-        "wa_id": NotRequired[str],
-        "user_id": NotRequired[str],
-    },
-)
+class Contact(TypedDict):
+    profile: Profile
+    wa_id: NotRequired[str]
+    user_id: NotRequired[str]
+
 
 # The per-type object ("text": {...}, "image": {...}) sits under the type's own
 # name, a key this TypedDict cannot list: builders build the dict and cast it.

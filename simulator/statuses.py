@@ -1,0 +1,406 @@
+"""Status updates for the business's outbound messages, and `value.errors`.
+
+In the data flow these are builders: they make the `statuses[]` objects (and
+the `errors[]` of a system-level error delivery) in Meta's key order; the
+envelope functions wrap them, `encoding.encode()` turns them into bytes.
+
+Wire facts and their sources:
+
+- Status keys: `id, status, timestamp, recipient_id, recipient_user_id,
+  recipient_parent_user_id, biz_opaque_callback_data, conversation, pricing,
+  errors` (Meta's "Status messages webhook reference" syntax, and its
+  business-scoped user id guide for the `recipient_*user_id` pair).
+- `conversation`: `id, expiration_timestamp, origin {type}`; the expiration
+  only on `sent`; since v24.0 omitted unless in a free entry point window.
+- `pricing`: `billable, pricing_model, category, type` -- the order of live
+  bodies captured in public repositories (2025-2026, with and without
+  `recipient_user_id`). Meta's reference prints `type` before `category`;
+  the wire does not. CBP pricing (before July 2025) has no `type`.
+- `errors[]`: `code, title, message, error_data {details}, href`.
+- `read` may arrive without `delivered`, and nothing orders the webhooks.
+- With business-scoped ids (2026) the value carries `contacts` before
+  `statuses` for sent, delivered and read; never for failed, and a failed
+  status sent to a phone number has no `recipient_user_id`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, cast
+
+from simulator import ids
+from simulator.envelopes import Account, Customer, change, entry, payload
+from simulator.meta_errors import ERROR_HREF, meta_error
+from simulator.types import Contact, Payload, Status, Value
+
+__all__ = [
+    "CONVERSATION_ORIGINS",
+    "PRICING_CATEGORIES",
+    "PRICING_MODELS",
+    "PRICING_TYPES",
+    "STATUS_KINDS",
+    "conversation",
+    "delivered",
+    "error",
+    "errors_payload",
+    "errors_value",
+    "failed",
+    "played",
+    "pricing",
+    "read",
+    "sent",
+    "status",
+    "status_contacts",
+    "statuses_payload",
+    "statuses_value",
+]
+
+JSON = dict[str, Any]
+
+STATUS_KINDS: Final = ("sent", "delivered", "read", "failed", "played")
+
+#: `conversation.origin.type` values (Meta's status reference).
+CONVERSATION_ORIGINS: Final = (
+    "authentication",
+    "authentication_international",
+    "marketing",
+    "marketing_lite",
+    "referral_conversion",
+    "service",
+    "utility",
+)
+
+#: `pricing.category` values: the origins plus the 2026 group categories.
+PRICING_CATEGORIES: Final = (
+    *CONVERSATION_ORIGINS,
+    "group_marketing",
+    "group_service",
+    "group_utility",
+)
+
+PRICING_MODELS: Final = ("CBP", "PMP")
+
+#: `pricing.type` values (per-message pricing only).
+PRICING_TYPES: Final = (
+    "regular",
+    "free_customer_service",
+    "free_entry_point",
+    "free_group_customer_service",
+)
+
+_SECONDS_PER_DAY = 24 * 60 * 60
+
+
+def _check(name: str, value: object, allowed: Sequence[str], table: str) -> None:
+    if value not in allowed:
+        arg = name.replace(" ", "_")
+        raise ValueError(f"Expected a {name} from {table} but got {arg}={value!r}")
+
+
+def conversation(
+    origin: str = "service",
+    *,
+    conversation_id: str | None = None,
+    expiration_timestamp: str | None = None,
+    rng: random.Random | None = None,
+) -> JSON:
+    """A `conversation` object; pass `expiration_timestamp` only for `sent`.
+
+    The id is 32 lowercase hex digits, as in Meta's examples and live bodies.
+    """
+    _check("conversation origin", origin, CONVERSATION_ORIGINS, "CONVERSATION_ORIGINS")
+    if conversation_id is None:
+        r = rng if rng is not None else random.SystemRandom()
+        conversation_id = f"{r.getrandbits(128):032x}"
+    result: JSON = {"id": conversation_id}
+    if expiration_timestamp is not None:
+        result["expiration_timestamp"] = expiration_timestamp
+    result["origin"] = {"type": origin}
+    return result
+
+
+def pricing(
+    category: str = "service",
+    *,
+    model: str = "PMP",
+    type: str | None = None,  # Meta's key
+    billable: bool | None = None,
+) -> JSON:
+    """A `pricing` object.
+
+    Under PMP, `type` defaults from the category: service messages are free
+    inside the customer service window, referral conversions are free entry
+    points, everything else is `regular` (billable). CBP has no `type`.
+    """
+    _check("pricing model", model, PRICING_MODELS, "PRICING_MODELS")
+    _check("pricing category", category, PRICING_CATEGORIES, "PRICING_CATEGORIES")
+    if model == "CBP":
+        if type is not None:
+            raise ValueError(f"Expected no pricing type under CBP but got type={type!r}")
+        billable = category != "referral_conversion" if billable is None else billable
+        return {"billable": billable, "pricing_model": model, "category": category}
+    if type is None:
+        type = {
+            "service": "free_customer_service",
+            "group_service": "free_group_customer_service",
+            "referral_conversion": "free_entry_point",
+        }.get(category, "regular")
+    _check("pricing type", type, PRICING_TYPES, "PRICING_TYPES")
+    billable = type == "regular" if billable is None else billable
+    return {"billable": billable, "pricing_model": model, "category": category, "type": type}
+
+
+def error(
+    code: int,
+    *,
+    title: str | None = None,
+    message: str | None = None,
+    details: str | None = None,
+    href: str | None = ERROR_HREF,
+) -> JSON:
+    """One webhook error object; wording from `META_ERRORS` unless given.
+
+    `message` repeats the title, as Meta's reference says it does. `href=None`
+    leaves the key out (some live errors have none).
+    """
+    if title is None or details is None:
+        known = meta_error(code)  # a KeyError lists the known codes
+        title = known.title if title is None else title
+        details = known.details if details is None else details
+    result: JSON = {
+        "code": code,
+        "title": title,
+        "message": message if message is not None else title,
+        "error_data": {"details": details},
+    }
+    if href is not None:
+        result["href"] = href
+    return result
+
+
+def status(
+    message_id: str | None,
+    status: str,
+    recipient: Customer,
+    *,
+    timestamp: str | None = None,
+    conversation: Mapping[str, Any] | None = None,
+    pricing: Mapping[str, Any] | None = None,
+    errors: Sequence[Mapping[str, Any]] | None = None,
+    biz_opaque_callback_data: str | None = None,
+    rng: random.Random | None = None,
+) -> Status:
+    """One `statuses[]` object in Meta's key order.
+
+    `message_id=None` makes an outbound `wamid` for the recipient from `rng`.
+    A `failed` status needs `errors`; the others may not carry any. The
+    recipient's number becomes `recipient_id` and its business-scoped id
+    `recipient_user_id`, except that a failed message sent to a number has
+    no `recipient_user_id`.
+    """
+    _check("status kind", status, STATUS_KINDS, "STATUS_KINDS")
+    if recipient.wa_id is None and recipient.user_id is None:
+        raise ValueError(f"Expected a recipient with wa_id or user_id but got {recipient!r}")
+    if status == "failed" and not errors:
+        raise ValueError("Expected errors for a failed status but got errors=None")
+    if status != "failed" and errors:
+        raise ValueError(f"Expected no errors on a {status!r} status, only on 'failed'")
+    if message_id is None:
+        message_id = ids.wamid(recipient.wa_id or recipient.user_id or "", inbound=False, rng=rng)
+    result: JSON = {
+        "id": message_id,
+        "status": status,
+        "timestamp": timestamp if timestamp is not None else ids.timestamp(),
+    }
+    if recipient.wa_id is not None:
+        result["recipient_id"] = recipient.wa_id
+    if recipient.user_id is not None and not (status == "failed" and recipient.wa_id is not None):
+        result["recipient_user_id"] = recipient.user_id
+    if biz_opaque_callback_data is not None:
+        result["biz_opaque_callback_data"] = biz_opaque_callback_data
+    if conversation is not None:
+        result["conversation"] = dict(conversation)
+    if pricing is not None:
+        result["pricing"] = dict(pricing)
+    if errors:
+        result["errors"] = [dict(e) for e in errors]
+    return cast("Status", result)
+
+
+def _billing(
+    kind: str,
+    category: str | None,
+    model: str,
+    with_conversation: bool,
+    timestamp: str,
+    rng: random.Random | None,
+) -> tuple[JSON | None, JSON | None]:
+    if category is None:
+        return None, None
+    conv = None
+    if with_conversation:
+        origin = category.removeprefix("group_") if category.startswith("group_") else category
+        expiration = str(int(timestamp) + _SECONDS_PER_DAY) if kind == "sent" else None
+        conv = conversation(origin, expiration_timestamp=expiration, rng=rng)
+    return conv, pricing(category, model=model)
+
+
+def sent(
+    message_id: str | None,
+    recipient: Customer,
+    *,
+    timestamp: str | None = None,
+    category: str | None = "service",
+    pricing_model: str = "PMP",
+    with_conversation: bool = True,
+    biz_opaque_callback_data: str | None = None,
+    rng: random.Random | None = None,
+) -> Status:
+    """A `sent` status with pricing (and, v23-style, a conversation with its
+    expiration). `category=None` leaves both out, as v24 does when pricing
+    went with the `delivered` webhook."""
+    ts = timestamp if timestamp is not None else ids.timestamp()
+    conv, price = _billing("sent", category, pricing_model, with_conversation, ts, rng)
+    return status(
+        message_id, "sent", recipient, timestamp=ts, conversation=conv, pricing=price,
+        biz_opaque_callback_data=biz_opaque_callback_data, rng=rng,
+    )  # fmt: skip
+
+
+def delivered(
+    message_id: str | None,
+    recipient: Customer,
+    *,
+    timestamp: str | None = None,
+    category: str | None = "service",
+    pricing_model: str = "PMP",
+    with_conversation: bool = True,
+    biz_opaque_callback_data: str | None = None,
+    rng: random.Random | None = None,
+) -> Status:
+    """A `delivered` status; its conversation has no expiration."""
+    ts = timestamp if timestamp is not None else ids.timestamp()
+    conv, price = _billing("delivered", category, pricing_model, with_conversation, ts, rng)
+    return status(
+        message_id, "delivered", recipient, timestamp=ts, conversation=conv, pricing=price,
+        biz_opaque_callback_data=biz_opaque_callback_data, rng=rng,
+    )  # fmt: skip
+
+
+def read(
+    message_id: str | None,
+    recipient: Customer,
+    *,
+    timestamp: str | None = None,
+    category: str | None = None,
+    pricing_model: str = "PMP",
+    with_conversation: bool = False,
+    biz_opaque_callback_data: str | None = None,
+    rng: random.Random | None = None,
+) -> Status:
+    """A `read` status. Pricing appears on `delivered` or `read`, never both,
+    so by default a read carries none; give `category` for a read that came
+    without a delivered."""
+    ts = timestamp if timestamp is not None else ids.timestamp()
+    conv, price = _billing("read", category, pricing_model, with_conversation, ts, rng)
+    return status(
+        message_id, "read", recipient, timestamp=ts, conversation=conv, pricing=price,
+        biz_opaque_callback_data=biz_opaque_callback_data, rng=rng,
+    )  # fmt: skip
+
+
+def played(
+    message_id: str | None,
+    recipient: Customer,
+    *,
+    timestamp: str | None = None,
+    biz_opaque_callback_data: str | None = None,
+    rng: random.Random | None = None,
+) -> Status:
+    """A `played` status: the first time the user plays a voice message."""
+    return status(
+        message_id, "played", recipient, timestamp=timestamp,
+        biz_opaque_callback_data=biz_opaque_callback_data, rng=rng,
+    )  # fmt: skip
+
+
+def failed(
+    message_id: str | None,
+    recipient: Customer,
+    *,
+    code: int = 131026,
+    timestamp: str | None = None,
+    errors: Sequence[Mapping[str, Any]] | None = None,
+    biz_opaque_callback_data: str | None = None,
+    rng: random.Random | None = None,
+) -> Status:
+    """A `failed` status carrying Meta's error for `code` (or `errors`)."""
+    return status(
+        message_id, "failed", recipient, timestamp=timestamp,
+        errors=errors if errors is not None else [error(code)],
+        biz_opaque_callback_data=biz_opaque_callback_data, rng=rng,
+    )  # fmt: skip
+
+
+def status_contacts(statuses: Sequence[Status], recipients: Sequence[Customer]) -> list[Contact]:
+    """The `contacts` Meta puts before business-scoped statuses.
+
+    Only for recipients with a business-scoped id, only when one of their
+    statuses is not `failed`; the username is left out for `sent` alone.
+    """
+    contacts: list[Contact] = []
+    for customer in dict.fromkeys(recipients):
+        if customer.user_id is None:
+            continue
+        kinds = {
+            s["status"]
+            for s in statuses
+            if s.get("recipient_user_id") == customer.user_id
+            or (customer.wa_id is not None and s.get("recipient_id") == customer.wa_id)
+        }
+        if not kinds - {"failed"}:
+            continue
+        contact = customer.contact
+        if kinds <= {"sent", "failed"}:
+            contact["profile"].pop("username", None)
+        contacts.append(contact)
+    return contacts
+
+
+def statuses_value(
+    account: Account, statuses: Sequence[Status], recipients: Sequence[Customer] = ()
+) -> Value:
+    """`messaging_product, metadata, [contacts], statuses` for a `messages` change."""
+    value: Value = {"messaging_product": "whatsapp", "metadata": account.metadata}
+    contacts = status_contacts(statuses, recipients)
+    if contacts:
+        value["contacts"] = contacts
+    value["statuses"] = list(statuses)
+    return value
+
+
+def statuses_payload(
+    account: Account, statuses: Sequence[Status] | Status, recipients: Sequence[Customer] = ()
+) -> Payload:
+    """A whole status delivery; `recipients` adds the 2026 contacts array."""
+    status_list = [statuses] if isinstance(statuses, dict) else list(statuses)
+    value = statuses_value(account, status_list, recipients)
+    return payload([entry(account.waba_id, [change(value)])])
+
+
+def errors_value(account: Account, errors: Sequence[Mapping[str, Any]]) -> Value:
+    """A `messages` change whose value holds `errors` instead of messages or
+    statuses: a system-, app- or account-level problem (Meta's "Errors
+    messages webhooks reference"; its example code is 130429)."""
+    if not errors:
+        raise ValueError("Expected at least one error but got errors=[]")
+    return {
+        "messaging_product": "whatsapp",
+        "metadata": account.metadata,
+        "errors": [dict(e) for e in errors],
+    }
+
+
+def errors_payload(account: Account, errors: Sequence[Mapping[str, Any]]) -> Payload:
+    return payload([entry(account.waba_id, [change(errors_value(account, errors))])])
