@@ -1,0 +1,82 @@
+"""Clocks for the sender: real time, compressed time, and time that tests move.
+
+Meta retries for up to 7 days. The sender reads and waits on a `Clock` so
+that a run can keep Meta's schedule in real time, play it faster
+(`CompressedClock(factor)`: a day passes in 86400 / factor seconds), or skip
+the waiting entirely (`ManualClock`: sleeping advances it at once, which is
+what tests use to check the whole schedule in milliseconds).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+__all__ = ["Clock", "CompressedClock", "ManualClock", "RealClock"]
+
+
+class Clock(Protocol):
+    """Seconds since the epoch (`now`) and a way to wait (`sleep`), in the clock's time."""
+
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class RealClock:
+    """Wall-clock time and real sleeping."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+class CompressedClock:
+    """Time that runs `factor` times faster than real time.
+
+    `now()` starts at `start` (default: the real time at creation) and
+    advances `factor` seconds per real second; `sleep(s)` waits `s / factor`
+    real seconds. With `factor=86400` one day of retries takes one second.
+    """
+
+    def __init__(self, factor: float, *, start: float | None = None) -> None:
+        if not factor > 0:
+            raise ValueError(f"Expected factor > 0 but got factor={factor!r}")
+        self.factor = factor
+        self._start = time.time() if start is None else start
+        self._origin = time.monotonic()
+
+    def now(self) -> float:
+        return self._start + (time.monotonic() - self._origin) * self.factor
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds / self.factor)
+
+
+class ManualClock:
+    """Time that only moves when told: `sleep` and `advance` move it at once.
+
+    `slept` lists every sleep, so a test can check the waits themselves.
+    """
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = start
+        self.slept: list[float] = []
+
+    def now(self) -> float:
+        return self._now
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.slept.append(seconds)
+            self._now += seconds
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward without recording a sleep (time spent elsewhere)."""
+        if seconds < 0:
+            raise ValueError(f"Expected seconds >= 0 but got seconds={seconds!r}")
+        self._now += seconds

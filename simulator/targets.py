@@ -1,0 +1,429 @@
+"""Targets: where a delivery's bytes go, over HTTP or in-process.
+
+The last step of the data flow on Meta's side: a `Delivery` (or the GET of
+the handshake) goes to a `Target`, which sends the bytes unchanged and
+records the round trip as an `Exchange`. Generation never knows which
+target it feeds (STYLE rule 4): the same case runs against a URL
+(`HttpTarget`), a WSGI app (`WsgiTarget`) or an ASGI app (`AsgiTarget`).
+
+Client IPs matter to receivers that rate-limit per address, so every send
+takes a `source_ip`: over HTTP on loopback the socket is bound to that
+address in 127.0.0.0/8; in-process it becomes `REMOTE_ADDR` (WSGI) or the
+scope's `client` (ASGI). Transport failures become the typed errors of
+`simulator.errors`, each with one line of explanation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import ipaddress
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypeVar
+
+import httpx
+
+from simulator.errors import (
+    InvalidTargetError,
+    ReceiverCrashed,
+    ReceiverTimeout,
+    SimulatorError,
+    SourceAddressError,
+    from_httpx,
+)
+
+__all__ = [
+    "AsgiTarget",
+    "Exchange",
+    "HttpTarget",
+    "Request",
+    "Response",
+    "Target",
+    "WsgiTarget",
+    "target_for",
+]
+
+HeaderPairs = tuple[tuple[str, str], ...]
+
+_LOOPBACK_V4 = ipaddress.ip_network("127.0.0.0/8")
+_BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+_T = TypeVar("_T")
+
+
+def _find(headers: HeaderPairs, name: str) -> str | None:
+    wanted = name.lower()
+    return next((value for key, value in headers if key.lower() == wanted), None)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What was sent: every header as it went out (Host, Content-Length included)."""
+
+    method: str
+    url: str
+    headers: HeaderPairs
+    body: bytes
+    source_ip: str | None
+
+    def header(self, name: str) -> str | None:
+        return _find(self.headers, name)
+
+
+@dataclass(frozen=True)
+class Response:
+    """What came back: status, headers in order, body bytes (decompressed)."""
+
+    status: int
+    headers: HeaderPairs
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        return _find(self.headers, name)
+
+    @property
+    def content_type(self) -> str:
+        return self.header("Content-Type") or ""
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One round trip; `latency` is seconds from sending to the whole response read."""
+
+    request: Request
+    response: Response
+    latency: float
+
+    @property
+    def status(self) -> int:
+        return self.response.status
+
+
+class Target(Protocol):
+    """Somewhere to send requests: `url` is the webhook's address, as reports show it."""
+
+    url: str
+
+    def send(
+        self,
+        method: str,
+        query: str = "",
+        body: bytes = b"",
+        headers: Sequence[tuple[str, str]] = (),
+        *,
+        source_ip: str | None = None,
+    ) -> Exchange:
+        """Send `body` (bytes, as they are) to `url` + `?query` (already URL-encoded)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class _ClientTarget:
+    """Shared machinery: an httpx client per source address, error mapping, timing."""
+
+    in_process = False
+
+    def __init__(self, url: str, *, timeout: float, max_clients: int = 32) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._max_clients = max_clients
+        self._clients: OrderedDict[str | None, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+    def __enter__(self: _T) -> _T:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def send(
+        self,
+        method: str,
+        query: str = "",
+        body: bytes = b"",
+        headers: Sequence[tuple[str, str]] = (),
+        *,
+        source_ip: str | None = None,
+    ) -> Exchange:
+        source_ip = self._check_source(source_ip)
+        url = self.url if not query else self.url + ("&" if "?" in self.url else "?") + query
+        content = None if not body and method.upper() in _BODYLESS else body
+        client = self._client(source_ip)
+        request = client.build_request(method, url, content=content, headers=list(headers))
+        start = time.perf_counter()
+        try:
+            response = self._send(client, request)
+        except httpx.HTTPError as exc:
+            raise from_httpx(exc, url=url, source_ip=source_ip, timeout=self.timeout) from exc
+        except SimulatorError:
+            raise
+        except Exception as exc:
+            if not self.in_process:
+                raise
+            raise ReceiverCrashed(
+                f"the app raised {type(exc).__name__}: {exc} while handling {method} {url}"
+                " — a server would answer 500; fix the handler so it answers",
+                url=url,
+            ) from exc
+        latency = time.perf_counter() - start
+        return Exchange(
+            Request(method, url, tuple(request.headers.multi_items()), body, source_ip),
+            Response(response.status_code, tuple(response.headers.multi_items()), response.content),
+            latency,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            clients = list(self._clients.values())
+            self._clients.clear()
+        for client in clients:
+            self._close_client(client)
+
+    # -- for subclasses ------------------------------------------------------
+
+    def _check_source(self, source_ip: str | None) -> str | None:
+        if source_ip is not None:
+            try:
+                ipaddress.ip_address(source_ip)
+            except ValueError:
+                raise SourceAddressError(
+                    f"source address {source_ip!r} is not an IP address — give one like 127.0.0.7"
+                ) from None
+        return source_ip
+
+    def _client(self, source_ip: str | None) -> Any:
+        with self._lock:
+            client = self._clients.get(source_ip)
+            if client is not None:
+                self._clients.move_to_end(source_ip)
+                return client
+            client = self._new_client(source_ip)
+            # httpx would add `User-Agent: python-httpx`; only the caller's headers say who we are.
+            del client.headers["User-Agent"]
+            self._clients[source_ip] = client
+            evicted = (
+                self._clients.popitem(last=False)[1]
+                if len(self._clients) > self._max_clients
+                else None
+            )
+        if evicted is not None:
+            self._close_client(evicted)
+        return client
+
+    def _new_client(self, source_ip: str | None) -> Any:
+        raise NotImplementedError
+
+    def _send(self, client: Any, request: httpx.Request) -> httpx.Response:
+        response: httpx.Response = client.send(request)
+        return response
+
+    def _close_client(self, client: Any) -> None:
+        client.close()
+
+
+class HttpTarget(_ClientTarget):
+    """A receiver at a URL, over real HTTP(S).
+
+    The body goes out as `content=` bytes, never re-encoded; redirects are
+    not followed (Meta counts a 3xx as a failure). On a loopback URL a
+    `source_ip` in 127.0.0.0/8 binds the socket to that address, so the
+    receiver sees it as the client IP; proxies from the environment are then
+    ignored, since a proxy would hide the address.
+    """
+
+    def __init__(
+        self, url: str, *, timeout: float = 10.0, verify_tls: bool = True, max_clients: int = 32
+    ) -> None:
+        try:
+            parsed = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise InvalidTargetError(
+                f"invalid receiver URL {url!r}: {exc} — give the full URL, e.g. https://example.com/webhook"
+            ) from None
+        if (
+            parsed.scheme not in ("http", "https")
+            or not parsed.host
+            or not 0 < (parsed.port or 80) < 65536
+            or any(c.isspace() for c in url)
+        ):
+            raise InvalidTargetError(
+                f"invalid receiver URL {url!r}: it needs http:// or https://, a host,"
+                " a port below 65536 and no spaces"
+                " — give the full URL, e.g. https://example.com/webhook"
+            )
+        super().__init__(url, timeout=timeout, max_clients=max_clients)
+        self.verify_tls = verify_tls
+        self.loopback = _is_loopback_host(parsed.host)
+        self.ipv6 = ":" in parsed.host
+
+    def _check_source(self, source_ip: str | None) -> str | None:
+        if source_ip is None:
+            return None
+        try:
+            address = ipaddress.ip_address(source_ip)
+        except ValueError:
+            address = None
+        if address is None or address not in _LOOPBACK_V4:
+            raise SourceAddressError(
+                f"source address {source_ip!r} is not in 127.0.0.0/8"
+                " — only loopback addresses can be chosen, e.g. 127.0.0.7"
+            )
+        if self.ipv6:
+            raise SourceAddressError(
+                f"source address {source_ip} asked for, but {self.url} is IPv6 loopback"
+                " — use the receiver's http://127.0.0.1:<port> URL instead"
+            )
+        if not self.loopback:
+            raise SourceAddressError(
+                f"source address {source_ip} asked for, but {self.url} is not on loopback"
+                " — drop the source address for a remote receiver"
+            )
+        return source_ip
+
+    def _new_client(self, source_ip: str | None) -> httpx.Client:
+        transport = httpx.HTTPTransport(
+            verify=self.verify_tls, local_address=source_ip, trust_env=not self.loopback
+        )
+        return httpx.Client(
+            transport=transport,
+            timeout=self.timeout,
+            follow_redirects=False,
+            trust_env=not self.loopback,
+        )
+
+
+class WsgiTarget(_ClientTarget):
+    """A WSGI app called in-process through `httpx.WSGITransport`.
+
+    `source_ip` (any IP address; default 127.0.0.1) becomes `REMOTE_ADDR`.
+    There is no timeout: the app runs in the caller's thread.
+    """
+
+    in_process = True
+
+    def __init__(
+        self, app: Callable[..., Any], path: str = "/", *, base_url: str = "http://testserver"
+    ) -> None:
+        super().__init__(_join(base_url, path), timeout=0.0)
+        self.app = app
+
+    def _new_client(self, source_ip: str | None) -> httpx.Client:
+        transport = httpx.WSGITransport(app=self.app, remote_addr=source_ip or "127.0.0.1")
+        return httpx.Client(transport=transport, follow_redirects=False, trust_env=False)
+
+
+class AsgiTarget(_ClientTarget):
+    """An ASGI app called in-process through `httpx.ASGITransport`, from sync code.
+
+    Requests run on one event loop in a background thread that lives as long
+    as the target, so app state bound to the loop survives between requests.
+    Lifespan events are not sent. `source_ip` becomes the scope's `client`.
+    """
+
+    in_process = True
+
+    def __init__(
+        self,
+        app: Callable[..., Any],
+        path: str = "/",
+        *,
+        base_url: str = "http://testserver",
+        timeout: float = 10.0,
+    ) -> None:
+        super().__init__(_join(base_url, path), timeout=timeout)
+        self.app = app
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def _run(self, coroutine: Coroutine[Any, Any, _T], url: str) -> _T:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(
+                target=self._loop.run_forever, name="fakemeta-asgi", daemon=True
+            )
+            self._thread.start()
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result(self.timeout)
+        except FutureTimeout:
+            future.cancel()
+            raise ReceiverTimeout(
+                f"no answer from the ASGI app at {url} after {self.timeout:g} s"
+                " — make the handler answer quickly or raise the timeout",
+                url=url,
+            ) from None
+
+    def _new_client(self, source_ip: str | None) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=self.app, client=(source_ip or "127.0.0.1", 50000))
+        return httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False)
+
+    def _send(self, client: Any, request: httpx.Request) -> httpx.Response:
+        async def send() -> httpx.Response:
+            response: httpx.Response = await client.send(request)
+            return response
+
+        return self._run(send(), str(request.url))
+
+    def _close_client(self, client: Any) -> None:
+        if self._loop is not None:
+            self._run(client.aclose(), self.url)
+
+    def close(self) -> None:
+        super().close()
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()
+            self._loop = self._thread = None
+
+
+def target_for(
+    url_or_app: str | Callable[..., Any],
+    path: str = "/",
+    *,
+    kind: Literal["wsgi", "asgi"] | None = None,
+    timeout: float = 10.0,
+    verify_tls: bool = True,
+) -> HttpTarget | WsgiTarget | AsgiTarget:
+    """The target for a URL (`path` ignored) or an app (`path` is the webhook's route).
+
+    An app whose `__call__` is a coroutine function is taken as ASGI, any
+    other callable as WSGI; `kind` overrides the guess.
+    """
+    if isinstance(url_or_app, str):
+        return HttpTarget(url_or_app, timeout=timeout, verify_tls=verify_tls)
+    if not callable(url_or_app):
+        raise InvalidTargetError(
+            f"{url_or_app!r} is neither a URL nor a WSGI/ASGI app — pass the URL string or the app"
+        )
+    if kind is None:
+        call = url_or_app if inspect.isfunction(url_or_app) else type(url_or_app).__call__
+        kind = "asgi" if inspect.iscoroutinefunction(call) else "wsgi"
+    if kind == "asgi":
+        return AsgiTarget(url_or_app, path, timeout=timeout)
+    return WsgiTarget(url_or_app, path)
+
+
+def _join(base_url: str, path: str) -> str:
+    return base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
