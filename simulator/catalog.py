@@ -1,0 +1,186 @@
+"""Named variants: one canonical payload per message type, status, error and
+field, plus batches. The same catalog feeds the fixture files (fixed ids,
+fixed time) and `fakemeta send URL <name>` (fresh ids, now).
+
+Names are `<group>/<variant>`: `messages/text`, `statuses/read`,
+`fields/account_update`, `errors/system_error`, `batches/...`. A bare variant
+name (`text`) is accepted wherever it is unambiguous.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from simulator import envelopes
+from simulator._examples import (
+    error_examples,
+    field_examples,
+    status_example_payloads,
+    status_examples,
+)
+from simulator._message_examples import message_examples
+from simulator.envelopes import Account, Customer
+from simulator.errors import UnknownVariant
+from simulator.types import Payload
+
+__all__ = ["GROUPS", "Context", "build", "build_all", "names", "resolve"]
+
+GROUPS = ("messages", "statuses", "errors", "fields", "batches")
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who and when: the business account, the customer, the time, and the
+    seed every id is drawn from (None: fresh ids on every build)."""
+
+    account: Account
+    customer: Customer
+    timestamp: int
+    seed: int | None = None
+
+    @classmethod
+    def fresh(cls, account: Account | None = None, customer: Customer | None = None) -> Context:
+        return cls(
+            account or Account.generate(),
+            customer or Customer.generate("Test User"),
+            int(time.time()),
+        )
+
+    @classmethod
+    def fixed(cls, seed: int = 2026) -> Context:
+        """The context of the fixture files: everything derived from `seed`."""
+        rng = random.Random(seed)
+        account = Account.generate(rng)
+        return cls(account, Customer.generate("Layla Hassan", rng), 1_767_225_600, seed)
+
+    def rng(self, group: str) -> random.Random:
+        """A generator of its own per group, so that adding a variant to one
+        group leaves every other fixture's ids as they were."""
+        return random.Random(f"{self.seed}/{group}") if self.seed is not None else random.Random()
+
+
+def _messages(ctx: Context) -> dict[str, Payload]:
+    examples = message_examples(
+        ctx.customer, ctx.account.display_phone_number, ctx.rng("messages"), str(ctx.timestamp)
+    )
+    return {
+        name: envelopes.message_payload(
+            ctx.account, message, None if message["type"] == "system" else ctx.customer
+        )
+        for name, message in examples.items()
+    }
+
+
+def _statuses(ctx: Context) -> dict[str, Payload]:
+    # Whole deliveries: business-scoped recipients come with a contacts array.
+    return status_example_payloads(
+        ctx.account, ctx.customer, ctx.rng("statuses"), str(ctx.timestamp)
+    )
+
+
+def _errors(ctx: Context) -> dict[str, Payload]:
+    return {
+        name: envelopes.payload([envelopes.entry(ctx.account.waba_id, [envelopes.change(value)])])
+        for name, value in error_examples(ctx.account).items()
+    }
+
+
+def _fields(ctx: Context) -> dict[str, Payload]:
+    return {
+        name: envelopes.field_payload(ctx.account.waba_id, field, value, time=ctx.timestamp)
+        for name, (field, value) in field_examples(
+            ctx.account, ctx.rng("fields"), ctx.timestamp
+        ).items()
+    }
+
+
+def _batches(ctx: Context) -> dict[str, Payload]:
+    """Meta's batching: several senders in one change, several changes, several entries."""
+    rng = ctx.rng("batches")
+    second = Customer.generate("محمد العتيبي", rng)
+    third = Customer.generate("Zoë Ångström", rng)
+    business, at = ctx.account.display_phone_number, str(ctx.timestamp)
+    m = message_examples(ctx.customer, business, rng, at)
+    m2 = message_examples(second, business, rng, at)
+    m3 = message_examples(third, business, rng, at)
+    one_change = envelopes.message_payload(
+        ctx.account,
+        [m["text"], m2["image"], m3["text"], m["reaction"]],
+        [ctx.customer, second, third],
+    )
+    two_changes = envelopes.payload(
+        [
+            envelopes.entry(
+                ctx.account.waba_id,
+                [
+                    envelopes.change(
+                        envelopes.messages_value(ctx.account, [m["text"]], [ctx.customer.contact])
+                    ),
+                    envelopes.change(
+                        envelopes.messages_value(ctx.account, [m2["location"]], [second.contact])
+                    ),
+                ],
+            )
+        ]
+    )
+    statuses = status_examples(ctx.account, ctx.customer, rng, at)
+    mixed = envelopes.batch(
+        [
+            envelopes.message_payload(ctx.account, m3["interactive_button_reply"], third),
+            envelopes.status_payload(ctx.account, [statuses["delivered"], statuses["read"]]),
+            envelopes.message_payload(ctx.account, m2["text"], second),
+        ]
+    )
+    return {
+        "three_senders_one_change": one_change,
+        "two_changes_one_entry": two_changes,
+        "messages_and_statuses_three_entries": mixed,
+    }
+
+
+_BUILDERS: dict[str, Callable[[Context], dict[str, Payload]]] = {
+    "messages": _messages,
+    "statuses": _statuses,
+    "errors": _errors,
+    "fields": _fields,
+    "batches": _batches,
+}
+
+
+def build_all(ctx: Context) -> dict[str, Payload]:
+    """Every variant, named `<group>/<variant>`, built in one context."""
+    result: dict[str, Payload] = {}
+    for group, builder in _BUILDERS.items():
+        for name, payload in builder(ctx).items():
+            result[f"{group}/{name}"] = payload
+    return result
+
+
+def names() -> list[str]:
+    """Every variant name, in catalog order."""
+    return list(build_all(Context.fixed()))
+
+
+def resolve(name: str) -> str:
+    """The full `<group>/<variant>` name for `name`, which may omit the group."""
+    known = names()
+    if name in known:
+        return name
+    matches = [n for n in known if n.split("/", 1)[1] == name]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise UnknownVariant(f"{name!r} is ambiguous: say one of {', '.join(matches)}")
+    raise UnknownVariant(
+        f"no variant named {name!r}: `fakemeta fixtures list` shows the {len(known)} names"
+    )
+
+
+def build(name: str, ctx: Context | None = None) -> Payload:
+    """The payload of variant `name` in `ctx` (fresh ids and the current time by default)."""
+    full = resolve(name)
+    group, variant = full.split("/", 1)
+    return _BUILDERS[group](ctx or Context.fresh())[variant]
