@@ -1,0 +1,84 @@
+"""What `send` and `verify` share: the receiver to talk to, and printing."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import click
+
+from simulator.targets import Exchange
+
+__all__ = ["Receiver", "looks_like_url", "receiver_at", "show_exchange", "trim"]
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """Where to send, and the secrets that go with it."""
+
+    url: str
+    app_secret: str | None
+    verify_token: str | None
+    phone_number_id: str | None
+    builtin: bool
+
+
+def looks_like_url(text: str) -> bool:
+    return "://" in text
+
+
+@contextlib.contextmanager
+def receiver_at(
+    url: str | None,
+    *,
+    app_secret: str | None,
+    verify_token: str | None,
+    phone_number_id: str | None,
+) -> Iterator[Receiver]:
+    """The receiver at `url`, or without one the built-in reference receiver,
+    started on a free loopback port with generated secrets for as long as the
+    block runs."""
+    if url is not None:
+        yield Receiver(url, app_secret, verify_token, phone_number_id, builtin=False)
+        return
+    # The one place the simulator's commands reach into the reference receiver.
+    from reference_receiver.serve import start_background
+
+    config = {"app_secret": app_secret, "verify_token": verify_token}
+    if phone_number_id:
+        config["phone_number_id"] = phone_number_id
+    with start_background(config) as running:
+        click.echo(
+            f"started the reference receiver at {running.url} "
+            f"(phone number id {running.phone_number_id})",
+            err=True,
+        )
+        yield Receiver(
+            running.url,
+            running.app_secret,
+            running.verify_token,
+            running.phone_number_id,
+            builtin=True,
+        )
+
+
+def trim(data: bytes | str, limit: int = 300) -> str:
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    text = text.replace("\r", "\\r").replace("\n", "\\n")
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+def show_exchange(exchange: Exchange, *, verbose: bool) -> None:
+    """The request and response of one exchange, headers and bodies trimmed."""
+    request, response = exchange.request, exchange.response
+    if verbose:
+        click.echo(f"  > {request.method} {request.url}")
+        for name, value in request.headers:
+            click.echo(f"  > {name}: {value}")
+        if request.body:
+            click.echo(f"  > {trim(request.body)}")
+        for name, value in response.headers:
+            click.echo(f"  < {name}: {value}")
+    if response.body:
+        click.echo(f"  < {trim(response.body)}")

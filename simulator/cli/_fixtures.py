@@ -1,0 +1,42 @@
+"""`fakemeta fixtures list|show`: the canonical payload files."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from simulator import fixtures
+
+__all__ = ["fixtures_group"]
+
+
+@click.group("fixtures")
+def fixtures_group() -> None:
+    """The canonical payloads shipped with fakemeta (one per message type, status, field)."""
+
+
+@fixtures_group.command("list")
+def list_command() -> None:
+    """List every fixture with what it holds."""
+    table = Table("fixture", "signature (test secret)", box=None, pad_edge=False)
+    for name in fixtures.names():
+        table.add_row(name, fixtures.load(name).signature)
+    Console().print(table)
+
+
+@fixtures_group.command("show")
+@click.argument("name")
+@click.option(
+    "--wire", is_flag=True, help="Print the exact bytes Meta sends instead of indented JSON."
+)
+def show_command(name: str, wire: bool) -> None:
+    """Print fixture NAME (`messages/text`, or `text` when unambiguous)."""
+    fixture = fixtures.load(name)
+    if wire:
+        sys.stdout.buffer.write(fixture.wire + b"\n")
+    else:
+        click.echo(json.dumps(fixture.payload, ensure_ascii=False, indent=2))
