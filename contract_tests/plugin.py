@@ -7,5 +7,6 @@ import pytest
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "fakemeta(**options): per-test fakemeta options (app_secret, phone_number_id, ...)"
+        "markers",
+        "fakemeta(**options): per-test fakemeta options (app_secret, phone_number_id, ...)",
     )
