@@ -82,4 +82,7 @@ def test_writing_twice_gives_the_same_bytes(tmp_path: Path) -> None:
     fixtures.write_all(tmp_path / "b")
     for path in (tmp_path / "a").rglob("*"):
         if path.is_file():
-            assert path.read_bytes() == (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_bytes()
+            assert (
+                path.read_bytes()
+                == (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_bytes()
+            )

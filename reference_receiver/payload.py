@@ -1,0 +1,184 @@
+"""Reading Meta's webhook envelope defensively: no shape may raise.
+
+Every accessor returns `None` or an empty list for a missing key or a value
+of the wrong type, so that a malformed delivery is skipped piece by piece
+instead of failing as a whole (ROBUST-2). Nothing here touches the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = [
+    "CLIENTLESS_TYPES",
+    "KNOWN_TYPES",
+    "Change",
+    "InboundMessage",
+    "iter_changes",
+    "message_text",
+    "parse_message",
+    "sanitize",
+]
+
+# Types Meta documents for inbound messages; anything else is logged as unknown.
+KNOWN_TYPES = frozenset(
+    {
+        "text", "image", "video", "audio", "voice", "document", "sticker", "location",
+        "contacts", "interactive", "button", "reaction", "order", "system",
+        "request_welcome", "unsupported", "unknown", "edit", "revoke",
+    }
+)  # fmt: skip
+# These refer to a conversation rather than start one: they never create a client.
+CLIENTLESS_TYPES = frozenset({"reaction", "system", "edit", "revoke"})
+
+
+def as_dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def as_str(value: object) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _clean(text: str) -> str:
+    # NUL cannot live in a PostgreSQL text column and a lone surrogate (from a
+    # "\ud800" escape) cannot be encoded for any database: replace just those.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def sanitize(value: Any) -> Any:
+    """`value` with every string made storable (see `_clean`), for JSON columns."""
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, dict):
+        return {_clean(str(k)): sanitize(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [sanitize(v) for v in value]
+    return value
+
+
+def _bounded(value: str | None, limit: int) -> str | None:
+    if value is None:
+        return None
+    value = _clean(value)
+    return value if len(value) <= limit else None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One `entry[].changes[]` item."""
+
+    entry_id: str | None
+    field: str | None
+    value: dict[str, Any]
+
+    @property
+    def phone_number_id(self) -> str | None:
+        return as_str(as_dict(self.value.get("metadata")).get("phone_number_id"))
+
+
+def iter_changes(envelope: dict[str, Any]) -> Iterator[Change]:
+    for entry in as_list(envelope.get("entry")):
+        entry = as_dict(entry)
+        for change in as_list(entry.get("changes")):
+            change = as_dict(change)
+            yield Change(
+                entry_id=as_str(entry.get("id")),
+                field=as_str(change.get("field")),
+                value=as_dict(change.get("value")),
+            )
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """What the store needs from one `value.messages[]` item."""
+
+    message_id: str
+    type: str
+    sender: str | None  # `from`: digits, absent for some business-scoped users
+    sender_user_id: str | None  # `from_user_id` (2026 business-scoped user ids)
+    name: str | None  # the matching contact's profile name
+    text: str | None
+    sent_at: datetime | None
+    known_type: bool
+
+
+def _text_of(message: dict[str, Any], kind: str) -> str | None:
+    body = as_dict(message.get(kind))
+    if kind == "text":
+        return as_str(body.get("body"))
+    if kind in {"image", "video", "document"}:
+        return as_str(body.get("caption"))
+    if kind == "interactive":
+        for reply in ("button_reply", "list_reply"):
+            title = as_str(as_dict(body.get(reply)).get("title"))
+            if title is not None:
+                return title
+        return as_str(as_dict(body.get("nfm_reply")).get("body"))
+    if kind == "button":
+        return as_str(body.get("text"))
+    return None
+
+
+def message_text(message: dict[str, Any]) -> str | None:
+    """The text body, caption or title of `message`, exactly as sent; None for other types."""
+    kind = as_str(message.get("type")) or ""
+    return _text_of(message, kind)
+
+
+def _timestamp(value: object) -> datetime | None:
+    text = as_str(value)
+    if text is None or not text.isdigit() or len(text) > 12:
+        return None
+    return datetime.fromtimestamp(int(text), UTC)
+
+
+def _contact_name(contacts: list[Any], sender: str | None, user_id: str | None) -> str | None:
+    candidates = [as_dict(c) for c in contacts]
+    for contact in candidates:
+        wa_id = as_str(contact.get("wa_id"))
+        contact_user = as_str(contact.get("user_id"))
+        if (sender and wa_id == sender) or (user_id and contact_user == user_id):
+            return as_str(as_dict(contact.get("profile")).get("name"))
+    # A contact without wa_id (business-scoped users) still names a lone sender.
+    if len(candidates) == 1 and not as_str(candidates[0].get("wa_id")):
+        return as_str(as_dict(candidates[0].get("profile")).get("name"))
+    return None
+
+
+def parse_message(message: object, contacts: list[Any]) -> InboundMessage | None:
+    """An `InboundMessage`, or None when the item has no usable id or sender."""
+    item = as_dict(message)
+    message_id = _bounded(as_str(item.get("id")), 256)
+    sender = _bounded(as_str(item.get("from")), 32) or None
+    user_id = _bounded(as_str(item.get("from_user_id")), 128) or None
+    if not message_id or (sender is None and user_id is None):
+        return None
+    kind = _clean(as_str(item.get("type")) or "unknown")
+    name = _contact_name(contacts, as_str(item.get("from")), as_str(item.get("from_user_id")))
+    text = message_text(item)
+    return InboundMessage(
+        message_id=message_id,
+        type=kind[:64],
+        sender=sender,
+        sender_user_id=user_id,
+        name=None if name is None else _clean(name)[:512],
+        text=None if text is None else _clean(text),
+        sent_at=_timestamp(item.get("timestamp")),
+        known_type=kind in KNOWN_TYPES,
+    )

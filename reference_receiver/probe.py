@@ -1,0 +1,81 @@
+"""The read-only probe API of DESIGN.md, for the contract suite to see the store.
+
+Mounted at `/_fakemeta/probe` only when `FAKEMETA_PROBE_TOKEN` is set, and
+every request must carry `Authorization: Bearer <that token>`.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy import select
+
+from .models import ACTION_MESSAGE_RECEIVED, Client, IntegrationAccount, IntegrationLog
+from .state import receiver_state
+
+__all__ = ["PROBE_PREFIX", "probe"]
+
+PROBE_PREFIX = "/_fakemeta/probe"
+
+probe = Blueprint("fakemeta_probe", __name__, url_prefix=PROBE_PREFIX)
+
+
+@probe.before_request
+def _authorize() -> Response | None:
+    expected = receiver_state(current_app).settings.probe_token
+    given = request.headers.get("Authorization", "")
+    if expected and hmac.compare_digest(
+        given.encode("utf-8", "replace"), f"Bearer {expected}".encode()
+    ):
+        return None
+    response = Response("Unauthorized\n", 401, mimetype="text/plain")
+    response.headers["WWW-Authenticate"] = 'Bearer realm="fakemeta-probe"'
+    return response
+
+
+@probe.get("/clients")
+def clients() -> Response:
+    phone = request.args.get("phone", "")
+    sessions = receiver_state(current_app).sessions
+    with sessions() as session:
+        rows = session.execute(
+            select(Client, IntegrationAccount.phone_number_id)
+            .join(IntegrationAccount, Client.account_id == IntegrationAccount.id)
+            .where(Client.phone == phone)
+            .order_by(Client.id)
+        ).all()
+    return jsonify(
+        clients=[
+            {"phone": c.phone, "name": c.name, "source": c.source, "account": account}
+            for c, account in rows
+        ]
+    )
+
+
+@probe.get("/messages")
+def messages() -> Response:
+    message_id = request.args.get("id", "")
+    sessions = receiver_state(current_app).sessions
+    with sessions() as session:
+        rows = session.execute(
+            select(IntegrationLog, IntegrationAccount.phone_number_id)
+            .join(IntegrationAccount, IntegrationLog.account_id == IntegrationAccount.id)
+            .where(
+                IntegrationLog.action == ACTION_MESSAGE_RECEIVED,
+                IntegrationLog.message_id == message_id,
+            )
+            .order_by(IntegrationLog.id)
+        ).all()
+    return jsonify(
+        messages=[
+            {
+                "id": log.message_id,
+                "from": log.sender,
+                "type": log.message_type,
+                "text": log.text,
+                "account": account,
+            }
+            for log, account in rows
+        ]
+    )

@@ -1,0 +1,150 @@
+"""`fakemeta receiver ...` through click's CliRunner on the `receiver` group."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from cryptography.fernet import Fernet
+from receiver_helpers import base_config, build_app, envelope, text_message
+
+from reference_receiver.cli import receiver
+from reference_receiver.state import receiver_state
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {k: str(v) for k, v in base_config(tmp_path).items()}
+
+
+def run(env: dict[str, str], *args: str) -> object:
+    return CliRunner().invoke(receiver, list(args), env=env, catch_exceptions=False)
+
+
+def test_migrate_then_add_account_stores_an_encrypted_token(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    assert run(env, "migrate").exit_code == 0  # type: ignore[attr-defined]
+    result = run(
+        env,
+        "add-account",
+        "--company",
+        "Acme",
+        "--phone-number-id",
+        "123456",
+        "--phone-number",
+        "+15550001111",
+        "--access-token",
+        "EAAG-very-secret",
+    )
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert "EAAG-very-secret" not in result.output  # type: ignore[attr-defined]
+    row = (
+        sqlite3.connect(tmp_path / "receiver.sqlite3")
+        .execute(
+            'SELECT phone_number_id, "metadata", access_token_encrypted FROM integration_account'
+        )
+        .fetchone()
+    )
+    assert row[0] == "123456"
+    assert '"phone_number": "15550001111"' in row[1]
+    assert "EAAG-very-secret" not in row[2]
+
+
+def test_add_account_twice_is_one_clear_line_exit_2(env: dict[str, str]) -> None:
+    run(env, "migrate")
+    args = [
+        "add-account",
+        "--company",
+        "A",
+        "--phone-number-id",
+        "1",
+        "--phone-number",
+        "2",
+        "--access-token",
+        "t",
+    ]
+    assert run(env, *args).exit_code == 0  # type: ignore[attr-defined]
+    result = CliRunner().invoke(receiver, args, env=env)
+    assert result.exit_code == 2
+    assert "already exists" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [
+            "add-account",
+            "--company",
+            "A",
+            "--phone-number-id",
+            "12a",
+            "--phone-number",
+            "2",
+            "--access-token",
+            "t",
+        ],
+        ["add-account", "--company", "A", "--phone-number-id", "1"],
+        ["clients", "--limit", "0"],
+        ["run", "--port", "99999"],
+        ["no-such-command"],
+    ],
+)
+def test_bad_arguments_exit_2(env: dict[str, str], args: list[str]) -> None:
+    result = CliRunner().invoke(receiver, args, env=env)
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("missing", ["META_CLIENT_SECRET", "INTEGRATION_ENCRYPTION_KEY"])
+def test_missing_configuration_is_one_line_exit_2(env: dict[str, str], missing: str) -> None:
+    env[missing] = ""
+    result = CliRunner().invoke(receiver, ["migrate"], env=env)
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert missing in lines[0]
+
+
+def test_unmigrated_database_is_one_line_exit_2(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(receiver, ["clients"], env=env)
+    assert result.exit_code == 2
+    assert "migrate" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_clients_and_logs_print_tables(env: dict[str, str], tmp_path: Path) -> None:
+    app = build_app(base_config(tmp_path))
+    from receiver_helpers import WEBHOOK, meta_encode, sign
+
+    body = meta_encode(envelope([text_message("مرحبا table", sender="2041")], name="Huda"))
+    assert (
+        app.test_client()
+        .post(WEBHOOK, data=body, headers={"X-Hub-Signature-256": sign(body)})
+        .status_code
+        == 200
+    )
+    receiver_state(app).close()
+    clients = run(env, "clients")
+    assert clients.exit_code == 0  # type: ignore[attr-defined]
+    assert "2041" in clients.output
+    assert "Huda" in clients.output
+    logs = run(env, "logs", "--action", "whatsapp_message_received")
+    assert "whatsapp_message_received" in logs.output  # type: ignore[attr-defined]
+    assert "مرحبا table" in logs.output  # type: ignore[attr-defined]
+
+
+def test_rotate_key(env: dict[str, str], tmp_path: Path) -> None:
+    build_app(base_config(tmp_path))
+    new = Fernet.generate_key().decode()
+    old = env["INTEGRATION_ENCRYPTION_KEY"]
+    only_new = dict(env, INTEGRATION_ENCRYPTION_KEY=new)
+    failed = CliRunner().invoke(receiver, ["rotate-key"], env=only_new)
+    assert failed.exit_code == 2
+    assert "keep the old key" in failed.output
+    result = run(dict(env, INTEGRATION_ENCRYPTION_KEY=f"{new},{old}"), "rotate-key")
+    assert result.exit_code == 0  # type: ignore[attr-defined]
+    assert "1 account(s) re-encrypted" in result.output  # type: ignore[attr-defined]
+    assert run(only_new, "rotate-key").exit_code == 0  # type: ignore[attr-defined]

@@ -1,0 +1,370 @@
+"""Storing deliveries: CLIENT-1..8, statuses, events, and concurrent idempotency."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from receiver_helpers import (
+    PHONE_NUMBER_ID,
+    WEBHOOK,
+    base_config,
+    build_app,
+    envelope,
+    message_of,
+    meta_encode,
+    probe,
+    sign,
+    text_message,
+)
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from reference_receiver.models import (
+    ACTION_EVENT,
+    ACTION_MESSAGE_RECEIVED,
+    ACTION_STATUS_UNKNOWN,
+    Client,
+    IntegrationAccount,
+    IntegrationLog,
+    OutboundMessage,
+)
+from reference_receiver.state import receiver_state
+
+
+def count(app: Flask, model: Any, *where: Any) -> int:
+    with receiver_state(app).sessions() as session:
+        return int(session.execute(select(func.count()).select_from(model).where(*where)).scalar())
+
+
+def test_client_1_new_sender_creates_one_client(deliver, client: FlaskClient) -> None:
+    """CLIENT-1: source whatsapp, the sender's number, the profile name, the owning account."""
+    message = text_message(sender="201001112222")
+    assert deliver(envelope([message], name="Layla Hassan")).status_code == 200
+    assert probe(client, "clients", phone="201001112222") == [
+        {
+            "phone": "201001112222",
+            "name": "Layla Hassan",
+            "source": "whatsapp",
+            "account": PHONE_NUMBER_ID,
+        }
+    ]
+    logs = probe(client, "messages", id=message["id"])
+    assert logs == [
+        {
+            "id": message["id"],
+            "from": "201001112222",
+            "type": "text",
+            "text": "Hello, I need information",
+            "account": PHONE_NUMBER_ID,
+        }
+    ]
+
+
+def test_client_2_further_messages_create_no_second_client(deliver, client, app) -> None:
+    """CLIENT-2: one client per sender; name and last message time are updated."""
+    deliver(envelope([text_message(sender="201003", timestamp="1700000000")], name="Old"))
+    deliver(envelope([text_message(sender="201003", timestamp="1700000500")], name="New Name"))
+    deliver(envelope([text_message(sender="201003", timestamp="1600000000")], name="New Name"))
+    clients = probe(client, "clients", phone="201003")
+    assert len(clients) == 1
+    assert clients[0]["name"] == "New Name"
+    with receiver_state(app).sessions() as session:
+        row = session.execute(select(Client).where(Client.phone == "201003")).scalar_one()
+    # An out-of-order older message does not move the time backwards.
+    assert row.last_message_at is not None
+    assert row.last_message_at.replace(tzinfo=UTC).timestamp() == 1700000500
+
+
+def test_client_3_redelivery_is_200_and_logged_once(deliver, client, app) -> None:
+    """CLIENT-3: the same message id twice -> 200 both times, one log, one notification."""
+    payload = envelope([text_message(message_id="wamid.REDELIVERED")])
+    assert deliver(payload).status_code == 200
+    assert deliver(payload).status_code == 200
+    assert deliver(payload).status_code == 200
+    assert len(probe(client, "messages", id="wamid.REDELIVERED")) == 1
+    from reference_receiver.models import Notification
+
+    assert count(app, Notification) == 1
+
+
+def test_client_4_unknown_phone_number_id_creates_nothing(
+    deliver, client, app, caplog: pytest.LogCaptureFixture
+) -> None:
+    """CLIENT-4: 200, a warning, and nothing stored anywhere."""
+    message = text_message(sender="201004")
+    response = deliver(envelope([message], phone_number_id="999999999"))
+    assert response.status_code == 200
+    assert "unknown phone_number_id" in caplog.text
+    assert probe(client, "clients", phone="201004") == []
+    assert probe(client, "messages", id=message["id"]) == []
+    assert count(app, IntegrationLog) == 0
+    assert count(app, Client) == 0
+
+
+def test_client_4_disconnected_account_is_treated_as_unknown(tmp_path: Path) -> None:
+    """CLIENT-4: an account that is not `connected` receives nothing."""
+    app = build_app(base_config(tmp_path), account=False)
+    state = receiver_state(app)
+    from reference_receiver.accounts import add_account
+
+    add_account(
+        state.sessions,
+        state.cipher,
+        company="Acme",
+        phone_number_id=PHONE_NUMBER_ID,
+        phone_number="1555",
+        access_token="t",
+        status="disconnected",
+    )
+    body = meta_encode(envelope([text_message()]))
+    response = app.test_client().post(
+        WEBHOOK, data=body, headers={"X-Hub-Signature-256": sign(body)}
+    )
+    assert response.status_code == 200
+    assert count(app, Client) == 0
+    state.close()
+
+
+def test_client_5_batch_is_processed_whole(deliver, client) -> None:
+    """CLIENT-5: several entries, changes and messages from several senders."""
+    first = envelope([text_message(sender="301"), text_message(sender="302")])
+    second = envelope([text_message(sender="303")])
+    third = envelope([text_message(sender="304"), text_message(sender="301")])
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {"id": "1", "changes": first["entry"][0]["changes"] + second["entry"][0]["changes"]},
+            {"id": "2", "changes": third["entry"][0]["changes"]},
+        ],
+    }
+    assert deliver(payload).status_code == 200
+    for change in payload["entry"][0]["changes"] + payload["entry"][1]["changes"]:
+        for message in change["value"]["messages"]:
+            assert len(probe(client, "messages", id=message["id"])) == 1
+    for phone in ("301", "302", "303", "304"):
+        assert len(probe(client, "clients", phone=phone)) == 1
+
+
+MESSAGE_TYPES: list[tuple[str, dict[str, Any], str | None]] = [
+    ("text", {"body": "hi"}, "hi"),
+    ("image", {"caption": "a cat", "mime_type": "image/jpeg", "sha256": "x", "id": "1"}, "a cat"),
+    ("video", {"caption": "clip", "mime_type": "video/mp4", "id": "2"}, "clip"),
+    ("document", {"caption": "invoice", "filename": "a.pdf", "id": "3"}, "invoice"),
+    ("audio", {"mime_type": "audio/ogg; codecs=opus", "id": "4", "voice": True}, None),
+    ("sticker", {"mime_type": "image/webp", "id": "5", "animated": True}, None),
+    ("location", {"latitude": 30.0, "longitude": 31.2, "name": "Cairo"}, None),
+    ("contacts", [{"name": {"formatted_name": "A"}, "phones": [{"phone": "+1"}]}], None),  # type: ignore[list-item]
+    ("interactive", {"type": "button_reply", "button_reply": {"id": "b", "title": "Yes"}}, "Yes"),
+    ("interactive", {"type": "list_reply", "list_reply": {"id": "l", "title": "Row 1"}}, "Row 1"),
+    (
+        "interactive",
+        {"type": "nfm_reply", "nfm_reply": {"response_json": "{}", "body": "Sent"}},
+        "Sent",
+    ),
+    ("button", {"payload": "p", "text": "Stop promotions"}, "Stop promotions"),
+    ("order", {"catalog_id": "1", "product_items": [], "text": "note"}, None),
+    ("request_welcome", {}, None),
+    ("unsupported", {"type": "poll"}, None),
+    ("unknown", {}, None),
+    ("brand_new_type_2031", {"whatever": 1}, None),
+]
+
+
+@pytest.mark.parametrize(("kind", "content", "text"), MESSAGE_TYPES)
+def test_client_6_every_message_type_is_acknowledged_and_logged(
+    deliver, client, kind: str, content: dict[str, Any], text: str | None
+) -> None:
+    """CLIENT-6: every inbound type, including unknown and unsupported, is logged."""
+    message = message_of(kind, content)
+    assert deliver(envelope([message])).status_code == 200
+    logs = probe(client, "messages", id=message["id"])
+    assert len(logs) == 1
+    assert logs[0]["type"] == kind
+    assert logs[0]["text"] == text
+
+
+@pytest.mark.parametrize(
+    ("kind", "content"),
+    [
+        ("reaction", {"message_id": "wamid.X", "emoji": "👍"}),
+        ("reaction", {"message_id": "wamid.X"}),  # removal: no emoji key
+        ("system", {"body": "changed number", "type": "user_changed_number"}),
+    ],
+)
+def test_client_6_reactions_and_system_messages_are_logged_without_client(
+    deliver, client, kind: str, content: dict[str, Any]
+) -> None:
+    """CLIENT-6/7: logged, but they do not create a client (system messages have no contacts)."""
+    message = message_of(kind, content, sender="209")
+    assert deliver(envelope([message], contacts=[])).status_code == 200
+    assert len(probe(client, "messages", id=message["id"])) == 1
+    assert probe(client, "clients", phone="209") == []
+
+
+def test_client_7_statuses_create_no_client_and_update_outbound(deliver, client, app) -> None:
+    """CLIENT-7: statuses are acknowledged, create no client, move outbound status forward."""
+    state = receiver_state(app)
+    with state.sessions() as session, session.begin():
+        account_id = session.execute(select(IntegrationAccount.id)).scalar_one()
+        session.add(OutboundMessage(account_id=account_id, message_id="wamid.OUT", recipient="1"))
+
+    def status(value: str, mid: str = "wamid.OUT") -> dict[str, Any]:
+        return {"id": mid, "status": value, "timestamp": "1700000001", "recipient_id": "20155"}
+
+    for value in ("read", "delivered", "sent"):  # out of order: read must stick
+        assert deliver(envelope(statuses=[status(value)])).status_code == 200
+    assert deliver(envelope(statuses=[status("delivered", "wamid.UNKNOWN")])).status_code == 200
+    with state.sessions() as session:
+        out = session.execute(select(OutboundMessage)).scalar_one()
+    assert out.status == "read"
+    assert count(app, IntegrationLog, IntegrationLog.action == ACTION_STATUS_UNKNOWN) == 1
+    assert count(app, Client) == 0
+    assert probe(client, "clients", phone="20155") == []
+
+
+def test_client_7_errors_and_other_fields_create_no_client(deliver, app) -> None:
+    """CLIENT-7: value.errors and other fields are logged as events, never as clients."""
+    errors = envelope()
+    errors["entry"][0]["changes"][0]["value"]["errors"] = [
+        {"code": 131051, "title": "Message type unknown", "message": "Message type unknown"}
+    ]
+    account_update = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "time": 1700000000,
+                "changes": [
+                    {
+                        "value": {"phone_number": "15550783881", "event": "VERIFIED_ACCOUNT"},
+                        "field": "account_update",
+                    }
+                ],
+            }
+        ],
+    }
+    template = envelope(field="message_template_status_update")
+    assert deliver(errors).status_code == 200
+    assert deliver(account_update).status_code == 200
+    assert deliver(template).status_code == 200
+    assert count(app, Client) == 0
+    assert count(app, IntegrationLog, IntegrationLog.action == ACTION_EVENT) == 2
+    assert count(app, IntegrationLog, IntegrationLog.action == "whatsapp_webhook_error") == 1
+    assert count(app, IntegrationLog, IntegrationLog.action == ACTION_MESSAGE_RECEIVED) == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["مرحبا بك في متجرنا", "👩🏽‍💻🇪🇬", "a\u0301\u0302 zalgo", "\u200fRTL\u200e mark", "tab\tnl\n"],
+)
+def test_client_8_text_and_names_are_stored_intact(deliver, client, text: str) -> None:
+    """CLIENT-8: Arabic, emoji, combining marks, RTL marks survive in text and profile name."""
+    message = text_message(text, sender="2018")
+    assert deliver(envelope([message], name=text)).status_code == 200
+    assert probe(client, "messages", id=message["id"])[0]["text"] == text
+    assert probe(client, "clients", phone="2018")[0]["name"] == text
+
+
+def test_business_scoped_user_without_from_is_stored_by_user_id(deliver, app) -> None:
+    """2026 business-scoped users: no `from`, a `from_user_id`; one client keyed by user id."""
+    message = {
+        "from_user_id": "EG.123abc",
+        "id": "wamid.BSUID",
+        "timestamp": "1700000000",
+        "type": "text",
+        "text": {"body": "hidden number"},
+    }
+    contacts = [{"profile": {"name": "Nour"}, "user_id": "EG.123abc"}]
+    again = dict(message, id="wamid.BSUID2")
+    assert deliver(envelope([message], contacts=contacts)).status_code == 200
+    assert deliver(envelope([again], contacts=contacts)).status_code == 200
+    with receiver_state(app).sessions() as session:
+        rows = session.execute(select(Client)).scalars().all()
+    assert [(c.phone, c.user_id, c.name) for c in rows] == [(None, "EG.123abc", "Nour")]
+    assert count(app, IntegrationLog, IntegrationLog.message_id == "wamid.BSUID") == 1
+
+
+@contextmanager
+def served(app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}{WEBHOOK}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def fifty_concurrent_deliveries(app: Flask) -> None:
+    sender = f"20{uuid.uuid4().int % 10**10:010d}"
+    message = text_message("same message", sender=sender, message_id=f"wamid.{uuid.uuid4().hex}")
+    body = meta_encode(envelope([message]))
+    headers = {"X-Hub-Signature-256": sign(body), "Content-Type": "application/json"}
+    barrier = threading.Barrier(50)
+    statuses: list[int] = []
+    with served(app) as url:
+
+        def post() -> None:
+            with httpx.Client(timeout=30) as http:
+                barrier.wait()
+                statuses.append(http.post(url, content=body, headers=headers).status_code)
+
+        threads = [threading.Thread(target=post) for _ in range(50)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert statuses == [200] * 50
+    assert count(app, IntegrationLog, IntegrationLog.message_id == message["id"]) == 1
+    assert count(app, Client, Client.phone == sender) == 1
+
+
+def test_fifty_concurrent_duplicates_give_one_log_and_one_client_on_sqlite(app: Flask) -> None:
+    """CLIENT-3 under concurrency (SQLite): 50 simultaneous redeliveries -> one log, one client."""
+    fifty_concurrent_deliveries(app)
+
+
+@pytest.mark.postgres
+def test_fifty_concurrent_duplicates_give_one_log_and_one_client_on_postgres(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """CLIENT-3 under concurrency (PostgreSQL): the unique constraints keep it to one of each."""
+    app = build_app(base_config(tmp_path, DATABASE_URL=postgres_url))
+    try:
+        fifty_concurrent_deliveries(app)
+        fifty_concurrent_deliveries(app)
+    finally:
+        receiver_state(app).close()
+
+
+@pytest.mark.postgres
+def test_postgres_stores_messages_like_sqlite(tmp_path: Path, postgres_url: str) -> None:
+    """CLIENT-1/6/8 on PostgreSQL, including text that needs cleaning (NUL)."""
+    app = build_app(base_config(tmp_path, DATABASE_URL=postgres_url))
+    try:
+        web = app.test_client()
+        messages = [
+            text_message("مرحبا 😀", sender="2051"),
+            text_message("nul\u0000", sender="2052"),
+            message_of("weird_type", {"x": 1}, sender="2053"),
+        ]
+        body = meta_encode(envelope(messages))
+        response = web.post(WEBHOOK, data=body, headers={"X-Hub-Signature-256": sign(body)})
+        assert response.status_code == 200
+        assert probe(web, "messages", id=messages[0]["id"])[0]["text"] == "مرحبا 😀"
+        assert probe(web, "messages", id=messages[1]["id"])[0]["text"] == "nul\ufffd"
+        assert probe(web, "messages", id=messages[2]["id"])[0]["type"] == "weird_type"
+        assert len(probe(web, "clients", phone="2051")) == 1
+    finally:
+        receiver_state(app).close()
