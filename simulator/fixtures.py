@@ -25,7 +25,7 @@ from simulator.encoding import encode
 from simulator.errors import FixturesMissing, UnknownVariant
 from simulator.signing import sign
 
-__all__ = ["TEST_APP_SECRET", "Fixture", "fixtures_dir", "load", "names", "write_all"]
+__all__ = ["TEST_APP_SECRET", "Fixture", "describe", "fixtures_dir", "load", "names", "write_all"]
 
 #: The app secret the golden signatures are made with. Test data only.
 TEST_APP_SECRET = "fakemeta-test-app-secret"  # noqa: S105 - published test data
@@ -100,7 +100,8 @@ def write_all(directory: Path) -> list[str]:
     return list(variants)
 
 
-def _describe(payload: dict[str, Any]) -> str:
+def describe(payload: dict[str, Any]) -> str:
+    """What a payload holds, in a few words (`messages: text, image`)."""
     parts = []
     for entry in payload["entry"]:
         for change in entry["changes"]:
@@ -117,7 +118,7 @@ def _describe(payload: dict[str, Any]) -> str:
 
 
 def _write_readme(directory: Path, variants: dict[str, Any]) -> None:
-    rows = "\n".join(f"| `{name}` | {_describe(payload)} |" for name, payload in variants.items())
+    rows = "\n".join(f"| `{name}` | {describe(payload)} |" for name, payload in variants.items())
     (directory / "README.md").write_text(
         f"""# fixtures
 

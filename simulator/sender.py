@@ -344,10 +344,12 @@ def deliveries_of(
 
 
 def _span(seconds: float) -> str:
-    """Seconds as a short duration: 0s, 15s, 1m15s, 3h0m, 2d4h."""
+    """Seconds as a short duration: 0ms, 250ms, 15s, 1m15s, 3h0m, 2d4h."""
     s = int(seconds)
     if s < 60:
-        return f"{seconds:.3g}s" if seconds < 1 else f"{s}s"
+        if seconds < 0.0005:
+            return "0s"
+        return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{s}s"
     if s < 3600:
         return f"{s // 60}m{s % 60}s"
     if s < 86400:

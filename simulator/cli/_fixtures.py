@@ -6,8 +6,6 @@ import json
 import sys
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from simulator import fixtures
 
@@ -21,11 +19,11 @@ def fixtures_group() -> None:
 
 @fixtures_group.command("list")
 def list_command() -> None:
-    """List every fixture with what it holds."""
-    table = Table("fixture", "signature (test secret)", box=None, pad_edge=False)
-    for name in fixtures.names():
-        table.add_row(name, fixtures.load(name).signature)
-    Console().print(table)
+    """List every fixture with what it holds (plain text, one a line)."""
+    names = fixtures.names()
+    width = max(map(len, names))
+    for name in names:
+        click.echo(f"{name:<{width}}  {fixtures.describe(fixtures.load(name).payload)}")
 
 
 @fixtures_group.command("show")

@@ -16,6 +16,7 @@ from simulator.delivery import Delivery
 from simulator.encoding import encode
 from simulator.envelopes import Account, Customer, batch
 from simulator.errors import BadInput, TransportError
+from simulator.fixtures import describe
 from simulator.sender import DEFAULT_SCHEDULE, NO_RETRIES, Attempt, Sender
 from simulator.targets import HttpTarget
 from simulator.types import Payload
@@ -155,7 +156,7 @@ def send_command(
             display_phone_number or ids.wa_id(),
         )
         customer = Customer(sender or ids.wa_id(), name)
-        deliveries = []
+        deliveries: list[Delivery] = []
         for _ in range(repeat):
             parts = _payloads(variant or "text", fixture, batch_size, account, customer)
             payload: Any = parts[0] if batch_size == 1 else batch(parts)
@@ -164,7 +165,13 @@ def send_command(
                 body = fixtures.load(fixture).wire  # the fixture's exact bytes
             else:
                 body = encode(payload, legacy_escapes=legacy_escapes)
-            deliveries.append(Delivery.signed(body, receiver.app_secret))
+            delivery = Delivery.signed(body, receiver.app_secret)
+            name = fixture or catalog.resolve(variant or "text")
+            click.echo(
+                f"delivery {len(deliveries)}: {name} ({describe(payload)}), {len(body)} bytes,"
+                f" signed {(delivery.signature or '')[:19]}…"
+            )
+            deliveries.append(delivery)
 
         clock: Clock = CompressedClock(time_scale) if time_scale > 1 else RealClock()
         origin = clock.now()
