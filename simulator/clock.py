@@ -2,7 +2,8 @@
 
 Meta retries for up to 7 days. The sender reads and waits on a `Clock` so
 that a run can keep Meta's schedule in real time, play it faster
-(`CompressedClock(factor)`: a day passes in 86400 / factor seconds), or skip
+(`CompressedClock(factor)`: a day of waiting passes in 86400 / factor
+seconds), or skip
 the waiting entirely (`ManualClock`: sleeping advances it at once, which is
 what tests use to check the whole schedule in milliseconds).
 """
@@ -35,11 +36,14 @@ class RealClock:
 
 
 class CompressedClock:
-    """Time that runs `factor` times faster than real time.
+    """Real time in which waiting runs `factor` times faster.
 
-    `now()` starts at `start` (default: the real time at creation) and
-    advances `factor` seconds per real second; `sleep(s)` waits `s / factor`
-    real seconds. With `factor=86400` one day of retries takes one second.
+    `sleep(s)` waits `s / factor` real seconds and moves `now()` forward by
+    the full `s`; time spent doing anything else (sending, the receiver
+    answering) passes at its real rate. So a run keeps Meta's schedule exactly,
+    with `factor=86400` making each day of waiting last one second, and a
+    retry due "at once" is shown at once, not after the request's latency
+    multiplied by `factor`. `now()` starts at `start` (default: now).
     """
 
     def __init__(self, factor: float, *, start: float | None = None) -> None:
@@ -48,13 +52,16 @@ class CompressedClock:
         self.factor = factor
         self._start = time.time() if start is None else start
         self._origin = time.monotonic()
+        self._skipped = 0.0
 
     def now(self) -> float:
-        return self._start + (time.monotonic() - self._origin) * self.factor
+        return self._start + (time.monotonic() - self._origin) + self._skipped
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
-            time.sleep(seconds / self.factor)
+            real = seconds / self.factor
+            time.sleep(real)
+            self._skipped += seconds - real
 
 
 class ManualClock:

@@ -335,6 +335,16 @@ def test_compressed_clock_scales_time() -> None:
         CompressedClock(0)
 
 
+def test_compressed_clock_compresses_only_its_waits() -> None:
+    """Work outside `sleep` passes at the real rate: a retry due at once is not
+    shown minutes later because a request took milliseconds."""
+    clock = CompressedClock(3600, start=0.0)
+    time.sleep(0.05)
+    assert clock.now() < 1.0
+    clock.sleep(3600)  # an hour, waited in one real second
+    assert 3600 <= clock.now() < 3601.5
+
+
 def test_compressed_clock_runs_the_schedule_fast(
     target: HttpTarget, loopback_receiver: LoopbackReceiver, loopback_secret: str
 ) -> None:
