@@ -1,0 +1,229 @@
+"""What a check works with: the receiver, fresh parties, and judgement.
+
+A `CheckContext` sends through the run's target (spreading client addresses
+so the receiver's rate limit never throttles the suite), builds deliveries
+signed with the configured secret, asks the probe, and turns a wrong answer
+into a `Failure` that carries the requirement, the exchange and what was
+expected. Expectations follow the profile: under `strict` a refusal must be
+the status the seed names; under `meta` any 4xx is a refusal.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn, TypeVar
+
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import strategies as st
+
+from contract_tests.addresses import AddressPlan
+from contract_tests.config import SuiteConfig
+from contract_tests.errors import Failure, Skipped
+from contract_tests.probes import Probe, Record
+from contract_tests.requirements import Requirement
+from simulator import ids
+from simulator.delivery import Delivery
+from simulator.encoding import encode
+from simulator.envelopes import Account, Customer
+from simulator.handshake import HandshakeResult, handshake, handshake_query
+from simulator.targets import Exchange, Target
+from simulator.types import Payload
+
+__all__ = ["CheckContext"]
+
+T = TypeVar("T")
+
+
+class CheckContext:
+    def __init__(
+        self,
+        config: SuiteConfig,
+        requirement: Requirement,
+        target: Target,
+        addresses: AddressPlan,
+        *,
+        run_nonce: str,
+        check_name: str,
+    ) -> None:
+        self.config = config
+        self.requirement = requirement
+        self.target = target
+        self.addresses = addresses
+        self.rng = random.Random(f"{config.seed}/{check_name}")
+        self.run_nonce = run_nonce
+        self.exchanges: list[Exchange] = []
+        self.account = Account(
+            ids.waba_id(self.rng),
+            config.phone_number_id or ids.phone_number_id(self.rng),
+            config.display_phone_number,
+        )
+        self._address = addresses.fresh()
+        self._sent_from_address = 0
+
+    # --- parties and payloads ------------------------------------------------
+
+    def customer(self, name: str | None = None) -> Customer:
+        """A sender no run has used before (fresh even with the same --seed),
+        so the suite can run against a shared receiver that is never reset."""
+        fresh = random.Random(f"{self.run_nonce}/{self.rng.random()}")
+        return Customer(ids.wa_id(fresh), name if name is not None else "Contract Test")
+
+    def unknown_account(self) -> Account:
+        """An account whose phone number id no receiver knows."""
+        fresh = random.Random(f"{self.run_nonce}/unknown/{self.rng.random()}")
+        return Account(ids.waba_id(fresh), "9" + ids.digits(15, fresh), "15550000000")
+
+    def signed(self, payload: Payload | bytes) -> Delivery:
+        """A valid delivery of `payload` (or of these exact bytes), signed with the app secret."""
+        body = payload if isinstance(payload, bytes) else encode(payload)
+        return Delivery.signed(body, self.config.app_secret)
+
+    # --- sending -------------------------------------------------------------
+
+    def fresh_address(self) -> str | None:
+        """A client address of its own (None where the suite cannot choose)."""
+        return self.addresses.fresh()
+
+    def send(
+        self,
+        method: str,
+        query: str = "",
+        body: bytes = b"",
+        headers: Iterable[tuple[str, str]] = (),
+        *,
+        source_ip: str | None = None,
+    ) -> Exchange:
+        """One request to the webhook; `source_ip` pins the client address."""
+        if source_ip is None:
+            source_ip = self._next_address()
+        self.addresses.before_request()
+        exchange = self.target.send(method, query, body, tuple(headers), source_ip=source_ip)
+        self.exchanges.append(exchange)
+        return exchange
+
+    def post(self, delivery: Delivery, *, source_ip: str | None = None) -> Exchange:
+        return self.send("POST", "", delivery.body, delivery.headers, source_ip=source_ip)
+
+    def get(self, verify_token: str | None, challenge: str, mode: str = "subscribe") -> Exchange:
+        """The handshake GET with these parameters (None leaves the token out)."""
+        return self.send("GET", handshake_query(mode, challenge, verify_token))
+
+    def handshake(self, challenge: str | None = None) -> HandshakeResult:
+        """The handshake with the configured token, judged as Meta judges it."""
+        result = handshake(
+            self.target,
+            self.config.verify_token,
+            challenge=challenge,
+            rng=self.rng,
+            source_ip=self._next_address(),
+        )
+        self.exchanges.append(result.exchange)
+        return result
+
+    def _next_address(self) -> str | None:
+        budget = self.addresses.budget
+        if budget is not None and self._sent_from_address >= budget:
+            self._address = self.addresses.fresh()
+            self._sent_from_address = 0
+        self._sent_from_address += 1
+        return self._address
+
+    # --- the store -----------------------------------------------------------
+
+    @property
+    def probe(self) -> Probe:
+        if self.config.probe is None:
+            raise Skipped("needs a probe to see the receiver's store (--probe)")
+        return self.config.probe
+
+    def clients(self, phone: str) -> list[Record]:
+        return self.probe.clients(phone)
+
+    def logged(self, message_id: str) -> list[Record]:
+        return self.probe.messages(message_id)
+
+    # --- judgement -----------------------------------------------------------
+
+    @property
+    def strict(self) -> bool:
+        return self.config.profile == "strict"
+
+    def fail(
+        self, message: str, *, expected: str = "", exchange: Exchange | None = None
+    ) -> NoReturn:
+        raise Failure(
+            self.requirement.id,
+            message,
+            expected=expected,
+            exchange=exchange if exchange is not None else self.last_exchange,
+        )
+
+    @property
+    def last_exchange(self) -> Exchange | None:
+        return self.exchanges[-1] if self.exchanges else None
+
+    def expect_acknowledged(self, exchange: Exchange, what: str) -> None:
+        """Only 200 acknowledges a delivery: Meta retries anything else."""
+        if exchange.status != 200:
+            self.fail(
+                f"{what} was answered HTTP {exchange.status}",
+                expected="HTTP 200 (Meta treats any other status as a failure and retries)",
+                exchange=exchange,
+            )
+
+    def expect_refused(self, exchange: Exchange, what: str, *, strict_status: int) -> None:
+        """A refusal: under strict exactly `strict_status`, under meta any 4xx."""
+        status = exchange.status
+        if self.strict and status != strict_status:
+            self.fail(
+                f"{what} was answered HTTP {status}",
+                expected=f"HTTP {strict_status} (any 4xx under --profile meta)",
+                exchange=exchange,
+            )
+        if not 400 <= status < 500:
+            self.fail(
+                f"{what} was answered HTTP {status}", expected="a 4xx refusal", exchange=exchange
+            )
+
+    def expect_no_5xx(self, exchange: Exchange, what: str) -> None:
+        if exchange.status >= 500:
+            self.fail(
+                f"{what} made the receiver answer HTTP {exchange.status}",
+                expected="a 2xx or 4xx answer, never a server error",
+                exchange=exchange,
+            )
+
+    def examples(
+        self,
+        strategy: st.SearchStrategy[T],
+        body: Callable[[T], None],
+        *,
+        count: int | None = None,
+    ) -> None:
+        """Run `body` on examples drawn from `strategy`, reproducibly from --seed.
+
+        Only generation runs (no shrinking): every example sends real
+        requests, and the count stays what --examples says.
+        """
+
+        @settings(
+            max_examples=count or self.config.examples,
+            database=None,
+            deadline=None,
+            phases=(Phase.generate,),
+            suppress_health_check=list(HealthCheck),
+            report_multiple_bugs=False,
+        )
+        @seed(self.config.seed)
+        @given(strategy)
+        def run(value: Any) -> None:
+            body(value)
+
+        run()
+
+
+def new_run_nonce() -> str:
+    """Different in every run, even with the same --seed."""
+    return secrets.token_hex(8)

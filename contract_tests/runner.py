@@ -1,0 +1,171 @@
+"""The runner behind `fakemeta check` and the pytest plugin.
+
+Selects the checks for the profile and options, runs each against the
+target with a fresh `CheckContext`, and collects a `Report`. Rate-limit
+checks run last: their traffic exhausts a client address's window.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import contract_tests.checks  # noqa: F401 - registers every check
+from contract_tests.addresses import AddressPlan
+from contract_tests.config import DEFAULT_RATE_LIMIT, SuiteConfig
+from contract_tests.context import CheckContext, new_run_nonce
+from contract_tests.errors import ContractUsageError, Failure, Skipped
+from contract_tests.registry import CHECKS, Check
+from contract_tests.report import CheckResult, Report, exchange_summary
+from contract_tests.requirements import REQUIREMENTS
+from simulator.errors import TransportError
+from simulator.handshake import handshake
+from simulator.targets import Target, target_for
+
+__all__ = ["not_applicable", "open_target", "reproduce_command", "run", "selected_checks"]
+
+
+def selected_checks(config: SuiteConfig) -> list[Check]:
+    """The checks `-k` selects (requirement IDs, check names or substrings), rate checks last."""
+    checks = list(CHECKS)
+    if config.select:
+        known = {c.requirement.id for c in checks} | {c.name for c in checks}
+        for term in config.select:
+            if term not in known and not any(term.lower() in c.id.lower() for c in checks):
+                raise ContractUsageError(
+                    f"-k {term!r} matches no requirement or check: the IDs are "
+                    f"{', '.join(REQUIREMENTS)}"
+                )
+        checks = [c for c in checks if any(t.lower() in c.id.lower() for t in config.select)]
+    return sorted(checks, key=lambda c: c.last)
+
+
+def not_applicable(check: Check, config: SuiteConfig) -> str | None:
+    """Why `check` does not run under this configuration, or None when it does."""
+    requirement = check.requirement
+    if config.profile == "meta" and requirement.level != "MUST":
+        return "a SHOULD requirement: not checked under --profile meta"
+    if "rate_limit" in requirement.needs and config.rate_limit is None:
+        return "--rate-limit off: the receiver is not expected to limit"
+    if "probe" in requirement.needs and config.probe is None:
+        return "needs a probe to see the receiver's store (--probe)"
+    if "phone_number_id" in requirement.needs and not config.phone_number_id:
+        return "needs the phone number id of a connected account (--phone-number-id)"
+    return None
+
+
+def reproduce_command(config: SuiteConfig, requirement_id: str) -> str:
+    """The command that reruns one requirement's checks with the same traffic."""
+    parts = ["fakemeta", "check"]
+    if isinstance(config.target, str):
+        parts.append(config.target)
+    if config.phone_number_id:
+        parts += ["--phone-number-id", config.phone_number_id]
+    if config.probe_url:
+        parts += ["--probe", config.probe_url]
+    if config.profile != "strict":
+        parts += ["--profile", config.profile]
+    if config.rate_limit != DEFAULT_RATE_LIMIT:
+        parts += ["--rate-limit", str(config.rate_limit) if config.rate_limit else "off"]
+    if config.examples != 10:
+        parts += ["--examples", str(config.examples)]
+    parts += ["--seed", str(config.seed), "-k", requirement_id]
+    return shlex.join(parts)
+
+
+@contextmanager
+def open_target(config: SuiteConfig) -> Iterator[Target]:
+    target = target_for(config.target, config.path, timeout=config.timeout)
+    try:
+        yield target
+    finally:
+        target.close()
+
+
+def run_check(
+    check: Check, config: SuiteConfig, target: Target, addresses: AddressPlan, nonce: str
+) -> CheckResult:
+    reason = not_applicable(check, config)
+    if reason is not None:
+        return CheckResult(check.id, check.requirement, check.description, "skipped", reason)
+    ctx = CheckContext(
+        config, check.requirement, target, addresses, run_nonce=nonce, check_name=check.name
+    )
+    started = time.monotonic()
+    try:
+        check.function(ctx)
+    except Failure as failure:
+        exchange = failure.exchange
+        return CheckResult(
+            check.id,
+            check.requirement,
+            check.description,
+            "failed",
+            failure.message,
+            failure.expected,
+            exchange_summary(exchange) if exchange is not None else None,
+            reproduce_command(config, check.requirement.id),
+            time.monotonic() - started,
+        )
+    except Skipped as skipped:
+        return CheckResult(
+            check.id,
+            check.requirement,
+            check.description,
+            "skipped",
+            skipped.reason,
+            duration=time.monotonic() - started,
+        )
+    except TransportError as error:
+        # The receiver stopped answering (a timeout, a dropped connection) on
+        # this check's traffic: that is the receiver's failure, not a usage error.
+        return CheckResult(
+            check.id,
+            check.requirement,
+            check.description,
+            "failed",
+            error.one_line(),
+            "an HTTP answer",
+            exchange_summary(ctx.last_exchange) if ctx.last_exchange else None,
+            reproduce_command(config, check.requirement.id),
+            time.monotonic() - started,
+        )
+    return CheckResult(
+        check.id,
+        check.requirement,
+        check.description,
+        "passed",
+        duration=time.monotonic() - started,
+    )
+
+
+def run(
+    config: SuiteConfig,
+    *,
+    on_result: Callable[[CheckResult], None] | None = None,
+) -> Report:
+    """Run the selected checks against the receiver; raises `TransportError`
+    when the receiver cannot be reached at all (before any check)."""
+    checks = selected_checks(config)
+    report = Report(config.url, config.profile, config.seed)
+    addresses = AddressPlan(config)
+    nonce = new_run_nonce()
+    started = time.monotonic()
+    with open_target(config) as target:
+        # Reachability first: an unreachable receiver is a usage error (exit
+        # 2), not 27 failed requirements.
+        handshake(target, config.verify_token, source_ip=addresses.fresh())
+        for check in checks:
+            result = run_check(check, config, target, addresses, nonce)
+            report.results.append(result)
+            if on_result is not None:
+                on_result(result)
+    report.duration = time.monotonic() - started
+    if not addresses.spread and config.rate_limit is not None:
+        report.notes.append(
+            f"the receiver is not on loopback: the suite paced itself under {config.rate_limit} "
+            f"per client IP (waited {addresses.paced_seconds:.0f} s) and could not check RATE-2"
+        )
+    return report
