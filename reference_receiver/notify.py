@@ -1,8 +1,9 @@
 """Telling the company about a new inbound message: an outbox table or FCM.
 
 Notifiers run after the message is committed and never raise: the webhook's
-200 does not depend on them. The outbox notifier writes a `Notification`
-row (the company's apps poll it). The FCM notifier posts to Firebase Cloud
+200 does not depend on them. The webhook hands over a change's new messages
+at once (`notify_all`), so the outbox notifier writes their `Notification`
+rows (the company's apps poll them) in one bulk insert. The FCM notifier posts to Firebase Cloud
 Messaging HTTP v1 from a small thread pool, so a slow or failing Firebase
 cannot delay the acknowledgement; it sends to the topic `company-<id>`.
 """
@@ -14,16 +15,19 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import httpx
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import bulk
 from .config import Settings
-from .models import Notification
+from .models import Notification, utcnow
 
 __all__ = [
     "FCM_SCOPE",
@@ -32,6 +36,7 @@ __all__ = [
     "Notifier",
     "OutboxNotifier",
     "build_notifier",
+    "notify_all",
 ]
 
 logger = logging.getLogger(__name__)
@@ -63,9 +68,27 @@ class NewMessage:
 
 
 class Notifier(Protocol):
+    """Tells about one new message; may also offer `notify_many(events)` (see `notify_all`)."""
+
     def notify(self, event: NewMessage) -> None: ...
 
     def close(self) -> None: ...
+
+
+def notify_all(notifier: Notifier, events: Sequence[NewMessage]) -> None:
+    """Hand `events` to `notifier`, at once when it has `notify_many`; never raises."""
+    many = getattr(notifier, "notify_many", None)
+    if callable(many):
+        try:
+            many(events)
+            return
+        except Exception:
+            logger.exception("notifier failed for %d message(s); notifying one by one", len(events))
+    for event in events:
+        try:
+            notifier.notify(event)
+        except Exception:
+            logger.exception("notifier failed for message %s", event.message_id)
 
 
 class OutboxNotifier:
@@ -76,20 +99,41 @@ class OutboxNotifier:
 
     def notify(self, event: NewMessage) -> None:
         try:
-            with self._sessions() as session, session.begin():
-                session.add(
-                    Notification(
-                        company_id=event.company_id,
-                        client_id=event.client_id,
-                        log_id=event.log_id,
-                        channel="outbox",
-                        title=event.title,
-                        body=event.body,
-                        status="pending",
-                    )
-                )
+            self._write([event])
         except Exception:
             logger.exception("could not write the notification for message %s", event.message_id)
+
+    def notify_many(self, events: Sequence[NewMessage]) -> None:
+        """One transaction and one bulk insert for all of `events`; one by one if that fails."""
+        if not events:
+            return
+        try:
+            self._write(events)
+        except Exception:
+            logger.exception("could not write %d notifications at once", len(events))
+            for event in events:
+                self.notify(event)
+
+    def _write(self, events: Sequence[NewMessage]) -> None:
+        now = utcnow()
+        rows = [
+            {
+                "company_id": event.company_id,
+                "client_id": event.client_id,
+                "log_id": event.log_id,
+                "channel": "outbox",
+                "title": event.title[:256],
+                "body": event.body,
+                "status": "pending",
+                "created_at": now,
+            }
+            for event in events
+        ]
+        with self._sessions() as session, session.begin():
+            if bulk.dialect_of(session) in bulk.DIALECTS:
+                bulk.insert_rows(session, cast(Table, Notification.__table__), rows)
+            else:
+                session.execute(insert(Notification), rows)
 
     def close(self) -> None:
         return None
@@ -201,11 +245,17 @@ class FcmNotifier:
             logger.warning("FCM notification for %s failed: %s", event.message_id, error)
 
     def notify(self, event: NewMessage) -> None:
-        try:
-            future = self._pool.submit(self._send_logged, event)
-        except RuntimeError:  # pool shut down
-            return
-        self.pending = [f for f in self.pending if not f.done()] + [future]
+        self.notify_many([event])
+
+    def notify_many(self, events: Sequence[NewMessage]) -> None:
+        """Queue one FCM request per event; returns at once."""
+        pending = [f for f in self.pending if not f.done()]
+        for event in events:
+            try:
+                pending.append(self._pool.submit(self._send_logged, event))
+            except RuntimeError:  # pool shut down
+                break
+        self.pending = pending
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait for queued notifications (tests, shutdown)."""

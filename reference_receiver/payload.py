@@ -16,6 +16,7 @@ __all__ = [
     "CLIENTLESS_TYPES",
     "KNOWN_TYPES",
     "Change",
+    "Contacts",
     "InboundMessage",
     "iter_changes",
     "message_text",
@@ -148,21 +149,55 @@ def _timestamp(value: object) -> datetime | None:
     return datetime.fromtimestamp(int(text), UTC)
 
 
-def _contact_name(contacts: list[Any], sender: str | None, user_id: str | None) -> str | None:
-    candidates = [as_dict(c) for c in contacts]
-    for contact in candidates:
-        wa_id = as_str(contact.get("wa_id"))
-        contact_user = as_str(contact.get("user_id"))
-        if (sender and wa_id == sender) or (user_id and contact_user == user_id):
-            return as_str(as_dict(contact.get("profile")).get("name"))
-    # A contact without wa_id (business-scoped users) still names a lone sender.
-    if len(candidates) == 1 and not as_str(candidates[0].get("wa_id")):
-        return as_str(as_dict(candidates[0].get("profile")).get("name"))
-    return None
+class Contacts:
+    """`value.contacts` indexed once per change, so naming each of a batch's senders is O(1).
+
+    Same answer as scanning the list: the first contact whose `wa_id` is the
+    sender or whose `user_id` is the sender's user id; failing that, a lone
+    contact without `wa_id` (business-scoped users) names whoever sent.
+    """
+
+    __slots__ = ("_by_user_id", "_by_wa_id", "_lone_name")
+
+    def __init__(self, contacts: list[Any]) -> None:
+        self._by_wa_id: dict[str, tuple[int, str | None]] = {}
+        self._by_user_id: dict[str, tuple[int, str | None]] = {}
+        for position, item in enumerate(contacts):
+            contact = as_dict(item)
+            name = as_str(as_dict(contact.get("profile")).get("name"))
+            wa_id = as_str(contact.get("wa_id"))
+            user_id = as_str(contact.get("user_id"))
+            if wa_id:
+                self._by_wa_id.setdefault(wa_id, (position, name))
+            if user_id:
+                self._by_user_id.setdefault(user_id, (position, name))
+        lone = as_dict(contacts[0]) if len(contacts) == 1 else None
+        self._lone_name = (
+            as_str(as_dict(lone.get("profile")).get("name"))
+            if lone is not None and not as_str(lone.get("wa_id"))
+            else None
+        )
+
+    def name_of(self, sender: str | None, user_id: str | None) -> str | None:
+        matches = [
+            found
+            for found in (
+                self._by_wa_id.get(sender) if sender else None,
+                self._by_user_id.get(user_id) if user_id else None,
+            )
+            if found is not None
+        ]
+        if matches:
+            return min(matches, key=lambda found: found[0])[1]
+        return self._lone_name
 
 
-def parse_message(message: object, contacts: list[Any]) -> InboundMessage | None:
-    """An `InboundMessage`, or None when the item has no usable id or sender."""
+def parse_message(message: object, contacts: list[Any] | Contacts) -> InboundMessage | None:
+    """An `InboundMessage`, or None when the item has no usable id or sender.
+
+    `contacts` is the change's `value.contacts`; pass it as `Contacts` when
+    parsing many messages of one change.
+    """
     item = as_dict(message)
     message_id = _bounded(as_str(item.get("id")), 256)
     sender = _bounded(as_str(item.get("from")), 32) or None
@@ -170,7 +205,9 @@ def parse_message(message: object, contacts: list[Any]) -> InboundMessage | None
     if not message_id or (sender is None and user_id is None):
         return None
     kind = _clean(as_str(item.get("type")) or "unknown")
-    name = _contact_name(contacts, as_str(item.get("from")), as_str(item.get("from_user_id")))
+    if not isinstance(contacts, Contacts):
+        contacts = Contacts(contacts)
+    name = contacts.name_of(as_str(item.get("from")), as_str(item.get("from_user_id")))
     text = message_text(item)
     return InboundMessage(
         message_id=message_id,

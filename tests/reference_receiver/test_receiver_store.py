@@ -1,7 +1,8 @@
-"""Storing deliveries: CLIENT-1..8, statuses, events, and concurrent idempotency."""
+"""Storing deliveries: CLIENT-1..8, statuses, events, batches, and concurrent idempotency."""
 
 from __future__ import annotations
 
+import random
 import threading
 import uuid
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ from reference_receiver.models import (
     Client,
     IntegrationAccount,
     IntegrationLog,
+    Notification,
     OutboundMessage,
 )
 from reference_receiver.state import receiver_state
@@ -92,8 +94,6 @@ def test_client_3_redelivery_is_200_and_logged_once(deliver, client, app) -> Non
     assert deliver(payload).status_code == 200
     assert deliver(payload).status_code == 200
     assert len(probe(client, "messages", id="wamid.REDELIVERED")) == 1
-    from reference_receiver.models import Notification
-
     assert count(app, Notification) == 1
 
 
@@ -366,5 +366,193 @@ def test_postgres_stores_messages_like_sqlite(tmp_path: Path, postgres_url: str)
         assert probe(web, "messages", id=messages[1]["id"])[0]["text"] == "nul\ufffd"
         assert probe(web, "messages", id=messages[2]["id"])[0]["type"] == "weird_type"
         assert len(probe(web, "clients", phone="2051")) == 1
+    finally:
+        receiver_state(app).close()
+
+
+# -- batches: one transaction per change, same rules as one message at a time ------
+
+
+def post_signed(app: Flask, payload: dict[str, Any]) -> int:
+    body = meta_encode(payload)
+    response = app.test_client().post(
+        WEBHOOK, data=body, headers={"X-Hub-Signature-256": sign(body)}
+    )
+    return response.status_code
+
+
+def thousand_senders_twice(app: Flask) -> None:
+    messages = [text_message(f"hello {i}", sender=f"2012{i:07d}") for i in range(1000)]
+    payload = envelope(messages)
+    assert post_signed(app, payload) == 200
+    assert post_signed(app, payload) == 200  # Meta's redelivery of the whole batch
+    assert count(app, Client) == 1000
+    assert count(app, IntegrationLog, IntegrationLog.action == ACTION_MESSAGE_RECEIVED) == 1000
+    assert count(app, Notification) == 1000
+    with receiver_state(app).sessions() as session:
+        linked = session.execute(
+            select(func.count())
+            .select_from(IntegrationLog)
+            .join(Client, IntegrationLog.client_id == Client.id)
+            .where(IntegrationLog.sender == Client.phone)
+        ).scalar_one()
+    assert linked == 1000
+
+
+def test_batch_of_1000_senders_and_its_redelivery_store_1000_of_each(app: Flask) -> None:
+    """CLIENT-1/3/5: 1000 messages from 1000 senders, delivered twice -> 1000 clients and logs."""
+    thousand_senders_twice(app)
+
+
+@pytest.mark.postgres
+def test_batch_of_1000_senders_and_its_redelivery_on_postgres(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """The same on PostgreSQL (ON CONFLICT DO NOTHING ... RETURNING)."""
+    app = build_app(base_config(tmp_path, DATABASE_URL=postgres_url))
+    try:
+        thousand_senders_twice(app)
+    finally:
+        receiver_state(app).close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """An app on SQLite, then on PostgreSQL (whose bulk statements differ)."""
+    overrides = {}
+    if request.param == "postgresql":
+        overrides["DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    app = build_app(base_config(tmp_path, **overrides))
+    yield app
+    receiver_state(app).close()
+
+
+def test_batch_applies_the_client_rules_of_single_messages(any_app: Flask) -> None:
+    """CLIENT-2/6/7 within one change: latest time wins, repeats and reactions add no client."""
+    app = any_app
+    post_signed(app, envelope([text_message(sender="2061", timestamp="1700000000")], name="Old"))
+    reaction = message_of("reaction", {"message_id": "wamid.X", "emoji": "👍"}, sender="2062")
+    repeated = text_message(sender="2063", timestamp="1700000100")
+    batch = [
+        text_message(sender="2061", timestamp="1700000900"),
+        text_message(sender="2061", timestamp="1600000000"),  # older, arrives later
+        reaction,  # before its sender's first message: no client for the reaction itself
+        text_message(sender="2062", timestamp="1700000200"),
+        message_of("reaction", {"message_id": "wamid.Y"}, sender="2064"),  # never a client
+        repeated,
+        repeated,  # the same id twice in one batch is a redelivery
+        text_message(sender="2065", timestamp="1700000100"),  # a new client, then a later one
+        text_message(sender="2065", timestamp="1700000300"),
+    ]
+    assert post_signed(app, envelope(batch, name="New")) == 200
+    with receiver_state(app).sessions() as session:
+        clients = {c.phone: c for c in session.execute(select(Client)).scalars()}
+        reaction_log = session.execute(
+            select(IntegrationLog).where(IntegrationLog.message_id == reaction["id"])
+        ).scalar_one()
+    assert sorted(clients) == ["2061", "2062", "2063", "2065"]
+    assert clients["2061"].name == "New"
+    for phone, expected in (("2061", 1700000900), ("2062", 1700000200), ("2065", 1700000300)):
+        last = clients[phone].last_message_at
+        assert last is not None
+        assert last.replace(tzinfo=UTC).timestamp() == expected
+    assert reaction_log.client_id is None
+    assert count(app, IntegrationLog, IntegrationLog.message_id == repeated["id"]) == 1
+    assert count(app, IntegrationLog, IntegrationLog.action == ACTION_MESSAGE_RECEIVED) == 9
+    assert count(app, Notification) == 9
+
+
+def test_one_item_that_cannot_be_stored_costs_nothing_else(
+    deliver, app, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ROBUST-2: an unusable item and one the store refuses are skipped; the rest is stored."""
+    from reference_receiver import store
+
+    good = [text_message(sender=f"207{i}") for i in range(3)]
+    refused = text_message(sender="2079")
+    original = store._log_values
+
+    def refusing(account: Any, message: Any, client_id: Any, now: Any) -> dict[str, Any]:
+        if message.message_id == refused["id"]:
+            raise ValueError("cannot store this one")
+        return original(account, message, client_id, now)
+
+    monkeypatch.setattr(store, "_log_values", refusing)
+    batch = [good[0], {"type": "text", "text": {"body": "no id, no sender"}}, refused, *good[1:]]
+    assert deliver(envelope(batch)).status_code == 200
+    assert "one by one" in caplog.text
+    assert count(app, IntegrationLog, IntegrationLog.action == ACTION_MESSAGE_RECEIVED) == 3
+    assert count(app, IntegrationLog, IntegrationLog.message_id == refused["id"]) == 0
+    assert count(app, Notification) == 3
+
+
+def test_many_statuses_in_one_delivery(any_app: Flask) -> None:
+    """CLIENT-7 in bulk: each known message ends at its furthest status; unknown ones are logged."""
+    app = any_app
+    state = receiver_state(app)
+    with state.sessions() as session, session.begin():
+        account_id = session.execute(select(IntegrationAccount.id)).scalar_one()
+        for i in range(50):
+            session.add(OutboundMessage(account_id=account_id, message_id=f"wamid.O{i}"))
+    statuses = [
+        {"id": f"wamid.O{i}", "status": value, "timestamp": "1700000001", "recipient_id": "1"}
+        for value in ("sent", "read", "delivered")
+        for i in range(50)
+    ]
+    statuses += [{"id": f"wamid.GONE{i}", "status": "sent"} for i in range(5)]
+    assert post_signed(app, envelope(statuses=statuses)) == 200
+    with state.sessions() as session:
+        values = set(session.execute(select(OutboundMessage.status)).scalars())
+    assert values == {"read"}
+    assert count(app, IntegrationLog, IntegrationLog.action == ACTION_STATUS_UNKNOWN) == 5
+    assert count(app, Client) == 0
+
+
+def concurrent_overlapping_batches(app: Flask) -> None:
+    tag = uuid.uuid4().hex[:6]
+    messages = [
+        text_message(f"m{i}", sender=f"208{i:04d}", message_id=f"wamid.{tag}.{i}")
+        for i in range(200)
+    ]
+    shuffler = random.Random(7)
+    bodies = []
+    for _ in range(8):  # the same 200 messages, in another order and grouping each time
+        order = shuffler.sample(messages, len(messages))
+        bodies.append(meta_encode(envelope(order[:120])))
+        bodies.append(meta_encode(envelope(order[120:])))
+    barrier = threading.Barrier(len(bodies))
+    statuses: list[int] = []
+    with served(app) as url:
+
+        def post(body: bytes) -> None:
+            with httpx.Client(timeout=60) as http:
+                barrier.wait()
+                headers = {"X-Hub-Signature-256": sign(body), "Content-Type": "application/json"}
+                statuses.append(http.post(url, content=body, headers=headers).status_code)
+
+        threads = [threading.Thread(target=post, args=(body,)) for body in bodies]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert statuses == [200] * len(bodies)
+    assert count(app, Client, Client.phone.like("208%")) == 200
+    assert count(app, IntegrationLog, IntegrationLog.message_id.like(f"wamid.{tag}.%")) == 200
+    assert count(app, Notification) == 200
+
+
+def test_concurrent_overlapping_batches_store_each_message_once_on_sqlite(app: Flask) -> None:
+    """CLIENT-3: 16 concurrent batches sharing 200 messages -> 200 clients, logs, notifications."""
+    concurrent_overlapping_batches(app)
+
+
+@pytest.mark.postgres
+def test_concurrent_overlapping_batches_store_each_message_once_on_postgres(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """The same on PostgreSQL: no deadlock (rows go in key order), no duplicate."""
+    app = build_app(base_config(tmp_path, DATABASE_URL=postgres_url))
+    try:
+        concurrent_overlapping_batches(app)
     finally:
         receiver_state(app).close()
