@@ -53,10 +53,20 @@ class CallableProbe:
 class HttpProbe:
     """The HTTP probe: `GET {base}/clients?phone=` and `GET {base}/messages?id=`."""
 
-    def __init__(self, base_url: str, token: str | None = None, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        """`transport` reaches an in-process app (`httpx.WSGITransport(app=...)`)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base_url = base_url.rstrip("/")
-        self._client = httpx.Client(headers=headers, timeout=timeout, trust_env=False)
+        self._client = httpx.Client(
+            headers=headers, timeout=timeout, trust_env=False, transport=transport
+        )
 
     def clients(self, phone: str) -> list[Record]:
         return self._get("clients", {"phone": phone})

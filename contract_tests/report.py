@@ -85,9 +85,8 @@ def _aggregate(requirement: Requirement, checks: tuple[CheckResult, ...]) -> Req
             if skipped
             else ""
         )
-        return RequirementResult(
-            requirement, "passed", f"{len(passed)} checks passed{note}", "", checks
-        )
+        detail = f"{len(passed)} check{'' if len(passed) == 1 else 's'} passed{note}"
+        return RequirementResult(requirement, "passed", detail, "", checks)
     reason = checks[0].detail if checks else "no check selected"
     return RequirementResult(requirement, "skipped", reason, "", checks)
 

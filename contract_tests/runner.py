@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import contract_tests.checks  # noqa: F401 - registers every check
 from contract_tests.addresses import AddressPlan
@@ -145,15 +145,20 @@ def run(
     config: SuiteConfig,
     *,
     on_result: Callable[[CheckResult], None] | None = None,
+    target: Target | None = None,
 ) -> Report:
     """Run the selected checks against the receiver; raises `TransportError`
-    when the receiver cannot be reached at all (before any check)."""
+    when the receiver cannot be reached at all (before any check).
+
+    `target` replaces the one made from `config.target` (a recording or
+    instrumented target); the caller closes it.
+    """
     checks = selected_checks(config)
     report = Report(config.url, config.profile, config.seed)
     addresses = AddressPlan(config)
     nonce = new_run_nonce()
     started = time.monotonic()
-    with open_target(config) as target:
+    with open_target(config) if target is None else nullcontext(target) as target:
         # Reachability first: an unreachable receiver is a usage error (exit
         # 2), not 27 failed requirements.
         handshake(target, config.verify_token, source_ip=addresses.fresh())

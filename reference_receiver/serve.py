@@ -91,6 +91,11 @@ class Running:
     _app: Any = field(repr=False)
 
     @property
+    def app(self) -> Any:
+        """The Flask app itself, for in-process use (the server keeps serving it too)."""
+        return self._app
+
+    @property
     def app_secret(self) -> str:
         return self.settings.app_secret
 

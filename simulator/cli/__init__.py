@@ -13,6 +13,7 @@ from importlib import metadata
 
 import click
 
+from contract_tests.cli import check_command
 from simulator.cli._fixtures import fixtures_group
 from simulator.cli._send import send_command
 from simulator.cli._sign import sign_command
@@ -35,6 +36,7 @@ cli.add_command(send_command)
 cli.add_command(verify_command)
 cli.add_command(sign_command)
 cli.add_command(fixtures_group)
+cli.add_command(check_command)
 
 
 def _mount_optional_commands() -> None:

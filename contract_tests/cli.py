@@ -1,0 +1,305 @@
+"""`fakemeta check [URL]`: the contract suite from the command line.
+
+Options, environment defaults, exit status and the JSON report are the
+public contract of DESIGN.md ("Public contracts"): keep their names. This
+module resolves the options into a `SuiteConfig`, starts the built-in
+reference receiver when no URL is given (the command line is the one place
+that wires the packages together), runs the suite with live progress, and
+writes the reports. Usage errors are raised as `ContractUsageError` (an
+unreachable receiver as a `TransportError`); `simulator.cli.main` prints
+either as one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import secrets
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import cast
+
+import click
+
+from contract_tests.config import (
+    DEFAULT_RATE_LIMIT,
+    PROFILES,
+    Profile,
+    RateLimit,
+    SuiteConfig,
+)
+from contract_tests.probes import HttpProbe
+from contract_tests.report import Report
+from contract_tests.reporting import (
+    TerminalReporter,
+    check_writable,
+    redact,
+    render_html,
+    render_junit,
+    write_atomic,
+)
+from contract_tests.runner import run
+
+__all__ = ["check_command"]
+
+#: Exit status when a requirement failed (0: all passed; 2: usage, via main()).
+EXIT_FAILED = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class _Receiver:
+    url: str
+    verify_token: str | None
+    app_secret: str | None
+    phone_number_id: str | None
+    probe_url: str | None
+    probe_token: str | None
+    builtin: bool
+
+
+@contextlib.contextmanager
+def _receiver(given: _Receiver, rate_limit: RateLimit | None) -> Iterator[_Receiver]:
+    """The receiver the options describe, or without a URL the reference
+    receiver, started for this run with the options' secrets or generated ones."""
+    if not given.builtin:
+        yield given
+        return
+    from reference_receiver.serve import start_background
+
+    config = {
+        "rate_limit": str(rate_limit) if rate_limit else "off",
+        "verify_token": given.verify_token,
+        "app_secret": given.app_secret,
+        "phone_number_id": given.phone_number_id,
+    }
+    with start_background(config) as running:
+        click.echo(f"started the reference receiver at {running.url}", err=True)
+        yield _Receiver(
+            running.url,
+            running.verify_token,
+            running.app_secret,
+            running.phone_number_id,
+            running.probe_url,
+            running.probe_token,
+            builtin=True,
+        )
+
+
+def _builtin_reproduce(config: SuiteConfig, phone_number_id: str | None, requirement: str) -> str:
+    """A reproduce command for the built-in receiver: its URL and probe die with the run."""
+    parts = ["fakemeta", "check"]
+    if phone_number_id:
+        parts += ["--phone-number-id", phone_number_id]
+    if config.profile != "strict":
+        parts += ["--profile", config.profile]
+    if config.rate_limit != DEFAULT_RATE_LIMIT:
+        parts += ["--rate-limit", str(config.rate_limit) if config.rate_limit else "off"]
+    if config.examples != 10:
+        parts += ["--examples", str(config.examples)]
+    parts += ["--seed", str(config.seed), "-k", requirement]
+    return shlex.join(parts)
+
+
+def _properties(report: Report, config: SuiteConfig) -> dict[str, str]:
+    """What JUnit's <properties> and the HTML page's header show about the run."""
+    properties = {
+        "target": config.url,
+        "profile": config.profile,
+        "seed": str(config.seed),
+        "rate_limit": str(config.rate_limit) if config.rate_limit else "off",
+        "examples": str(config.examples),
+        "select": " ".join(config.select),
+        "fakemeta_version": report.version,
+    }
+    return {name: value for name, value in properties.items() if value}
+
+
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.command("check")
+@click.argument("url", required=False)
+@click.option(
+    "--verify-token",
+    envvar="META_WEBHOOK_VERIFY_TOKEN",
+    help="The token the receiver expects in the handshake [env: META_WEBHOOK_VERIFY_TOKEN].",
+)
+@click.option(
+    "--app-secret",
+    envvar="META_CLIENT_SECRET",
+    help="The app secret deliveries are signed with [env: META_CLIENT_SECRET].",
+)
+@click.option(
+    "--phone-number-id",
+    envvar="FAKEMETA_PHONE_NUMBER_ID",
+    help="The phone number id of a connected account in the receiver "
+    "[env: FAKEMETA_PHONE_NUMBER_ID].",
+)
+@click.option(
+    "--probe",
+    "probe_url",
+    metavar="URL",
+    envvar="FAKEMETA_PROBE_URL",
+    help="Base URL of the receiver's probe API [env: FAKEMETA_PROBE_URL].",
+)
+@click.option(
+    "--probe-token",
+    envvar="FAKEMETA_PROBE_TOKEN",
+    help="Bearer token for the probe API [env: FAKEMETA_PROBE_TOKEN].",
+)
+@click.option(
+    "--profile",
+    type=click.Choice(PROFILES),
+    default="strict",
+    show_default=True,
+    help="meta: only MUST requirements, any 4xx is a refusal; strict: every requirement, "
+    "with the status codes the seed names.",
+)
+@click.option(
+    "--rate-limit",
+    "rate_limit_text",
+    metavar="N/SECONDS|off",
+    default=str(DEFAULT_RATE_LIMIT),
+    show_default=True,
+    help="The limit the receiver should enforce per client IP.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    metavar="INT",
+    help="Makes generated traffic reproducible (default: random, printed and in the report).",
+)
+@click.option(
+    "--examples",
+    type=click.IntRange(1, 10_000),
+    metavar="N",
+    default=10,
+    show_default=True,
+    help="Generated examples per property check.",
+)
+@click.option(
+    "-k",
+    "select",
+    multiple=True,
+    metavar="ID",
+    help="Run only these requirements or checks (IDs, check names, or parts such as SIG); "
+    "repeatable.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    metavar="SECONDS",
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for each answer.",
+)
+@click.option("--report-json", type=_FILE, metavar="FILE", help="Write the JSON report.")
+@click.option("--junitxml", type=_FILE, metavar="FILE", help="Write JUnit XML, one test per check.")
+@click.option("--report-html", type=_FILE, metavar="FILE", help="Write a self-contained HTML page.")
+def check_command(
+    url: str | None,
+    verify_token: str | None,
+    app_secret: str | None,
+    phone_number_id: str | None,
+    probe_url: str | None,
+    probe_token: str | None,
+    profile: str,
+    rate_limit_text: str,
+    seed: int | None,
+    examples: int,
+    select: tuple[str, ...],
+    timeout: float,
+    report_json: Path | None,
+    junitxml: Path | None,
+    report_html: Path | None,
+) -> None:
+    """Check the webhook receiver at URL against the contract.
+
+    Sends Meta's handshakes and signed deliveries, judges the answers (and,
+    with --probe, what the receiver stored) and reports one outcome per
+    requirement ID. Without URL, the built-in reference receiver is started
+    on loopback and checked.
+
+    Exit status: 0 every applicable requirement passed, 1 one failed, 2 for
+    a usage or configuration error or an unreachable receiver.
+    """
+    # Everything that can be wrong with the options fails here, before any traffic.
+    rate_limit = RateLimit.parse(rate_limit_text)
+    reports = {"--report-json": report_json, "--junitxml": junitxml, "--report-html": report_html}
+    for option, path in reports.items():
+        if path is not None:
+            check_writable(path, option)
+    if seed is None:
+        seed = secrets.randbelow(2**32)
+
+    given = _Receiver(
+        url or "",
+        verify_token,
+        app_secret,
+        phone_number_id,
+        probe_url,
+        probe_token,
+        builtin=url is None,
+    )
+    with _receiver(given, rate_limit) as receiver:
+        probe = (
+            HttpProbe(receiver.probe_url, receiver.probe_token, timeout=timeout)
+            if receiver.probe_url
+            else None
+        )
+        try:
+            config = SuiteConfig(
+                receiver.url,
+                receiver.verify_token or "",
+                receiver.app_secret or "",
+                receiver.phone_number_id,
+                probe=probe,
+                probe_url=receiver.probe_url,
+                profile=cast(Profile, profile),  # click.Choice(PROFILES) checked it
+                rate_limit=rate_limit,
+                seed=seed,
+                examples=examples,
+                select=select,
+                timeout=timeout,
+            )
+            terminal = TerminalReporter()
+            terminal.start(config)
+            report = run(config, on_result=terminal.result)
+        finally:
+            if probe is not None:
+                probe.close()
+
+    if receiver.builtin:
+        report.results[:] = [
+            dataclasses.replace(
+                result,
+                reproduce=_builtin_reproduce(config, phone_number_id, result.requirement.id),
+            )
+            if result.reproduce
+            else result
+            for result in report.results
+        ]
+        report.notes.append("checked the built-in reference receiver, started for this run")
+    redact(
+        report,
+        {
+            "verify-token": receiver.verify_token,
+            "app-secret": receiver.app_secret,
+            "probe-token": receiver.probe_token,
+        },
+    )
+    terminal.finish(report)
+
+    properties = _properties(report, config)
+    if report_json is not None:
+        write_atomic(report_json, (report.dumps() + "\n").encode("utf-8"))
+    if junitxml is not None:
+        write_atomic(junitxml, render_junit(report, properties))
+    if report_html is not None:
+        write_atomic(report_html, render_html(report, properties).encode("utf-8"))
+    for path in (report_json, junitxml, report_html):
+        if path is not None:
+            click.echo(f"wrote {path}")
+    if not report.ok:
+        raise click.exceptions.Exit(EXIT_FAILED)
