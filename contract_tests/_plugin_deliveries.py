@@ -1,0 +1,98 @@
+"""`fakemeta_deliveries`: signed deliveries for a host project's own tests.
+
+A factory bound to the app secret and the account of the test's fakemeta
+options: `text()`, `build("image")` and `of(payload)` return a `Delivery`
+(exact bytes, Meta's headers, signed), whose one-change negatives
+(`unsigned()`, `tampered()`, `signed_with()`, ...) are one call away.
+`post()` sends one to the `fakemeta_target` app or URL in-process.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from simulator import catalog, envelopes, ids, messages
+from simulator.delivery import Delivery
+from simulator.encoding import encode
+from simulator.envelopes import Account, Customer
+from simulator.targets import Exchange, Target, target_for
+
+__all__ = ["Deliveries"]
+
+
+class Deliveries:
+    """Deliveries signed with `app_secret`, for `account`, from `customer` by default."""
+
+    def __init__(
+        self,
+        app_secret: str,
+        account: Account,
+        *,
+        target: str | Callable[..., Any] | None = None,
+        path: str = "/",
+        rng: random.Random | None = None,
+    ) -> None:
+        self.app_secret = app_secret
+        self.account = account
+        self._rng = rng or random.Random()
+        self.customer = self.new_customer("Test User")
+        self._target_spec = target
+        self._path = path
+        self._target: Target | None = None
+
+    def __repr__(self) -> str:
+        return f"<fakemeta_deliveries for phone number id {self.account.phone_number_id}>"
+
+    def new_customer(self, name: str | None = "Test User") -> Customer:
+        """A sender no other delivery of this factory has used."""
+        return Customer(ids.wa_id(self._rng), name)
+
+    # -- building ------------------------------------------------------------
+
+    def of(self, payload: Mapping[str, Any] | list[Any] | bytes) -> Delivery:
+        """Any payload encoded the Meta way (or these exact bytes), signed."""
+        body = payload if isinstance(payload, bytes) else encode(payload)
+        return Delivery.signed(body, self.app_secret)
+
+    def text(
+        self,
+        body: str = "Hello, I need information",
+        *,
+        sender: Customer | None = None,
+        message_id: str | None = None,
+    ) -> Delivery:
+        """A text message from `sender` (default: this factory's customer)."""
+        sender = sender or self.customer
+        message = messages.text(sender, body, id=message_id, rng=self._rng)
+        return self.of(envelopes.message_payload(self.account, message, sender))
+
+    def build(self, name: str, *, sender: Customer | None = None) -> Delivery:
+        """A named catalog variant (`"image"`, `"statuses/read"`, ...; see
+        `fakemeta fixtures list`) with fresh ids, for this account."""
+        context = catalog.Context.fresh(self.account, sender or self.customer)
+        return self.of(catalog.build(name, context))
+
+    def payload(self, name: str, *, sender: Customer | None = None) -> dict[str, Any]:
+        """The payload dict of a catalog variant, to change before `of()`."""
+        context = catalog.Context.fresh(self.account, sender or self.customer)
+        return dict(catalog.build(name, context))
+
+    # -- sending -------------------------------------------------------------
+
+    def post(self, delivery: Delivery, *, source_ip: str | None = None) -> Exchange:
+        """POST `delivery` to the `fakemeta_target` app (in-process) or URL."""
+        if self._target is None:
+            if self._target_spec is None:
+                raise RuntimeError(
+                    "fakemeta_deliveries.post() needs a receiver: override the "
+                    "fakemeta_target fixture or pass --fakemeta-url"
+                )
+            self._target = target_for(self._target_spec, self._path)
+        return self._target.send("POST", "", delivery.body, delivery.headers, source_ip=source_ip)
+
+    def close(self) -> None:
+        if self._target is not None:
+            self._target.close()
+            self._target = None
