@@ -205,8 +205,13 @@ class CheckContext:
         """Run `body` on examples drawn from `strategy`, reproducibly from --seed.
 
         Only generation runs (no shrinking): every example sends real
-        requests, and the count stays what --examples says.
+        requests, and the count stays what --examples says. The first
+        failure ends the run and is raised as it is: Hypothesis would replay a
+        failing example before reporting it, posting the same delivery twice
+        (the second time as a redelivery) and turning a receiver that fails
+        only once into a `FlakyFailure`.
         """
+        caught: list[Exception] = []
 
         @settings(
             max_examples=count or self.config.examples,
@@ -214,14 +219,20 @@ class CheckContext:
             deadline=None,
             phases=(Phase.generate,),
             suppress_health_check=list(HealthCheck),
-            report_multiple_bugs=False,
         )
         @seed(self.config.seed)
         @given(strategy)
         def run(value: Any) -> None:
-            body(value)
+            if caught:
+                return
+            try:
+                body(value)
+            except Exception as exc:  # Failure, Skipped, TransportError: re-raised below
+                caught.append(exc)
 
         run()
+        if caught:
+            raise caught[0]
 
 
 def new_run_nonce() -> str:

@@ -27,18 +27,31 @@ from simulator.targets import Target, target_for
 __all__ = ["not_applicable", "open_target", "reproduce_command", "run", "selected_checks"]
 
 
+_FAMILIES = {requirement_id.split("-")[0] for requirement_id in REQUIREMENTS}
+
+
+def _matches(term: str, check: Check) -> bool:
+    """A requirement ID (`SIG-2`) or family (`SIG`) matches by ID only; any
+    other term matches check names by substring (`unsigned`), so that `-k RATE`
+    never picks up `generated_bodies_are_verified`."""
+    wanted = term.strip()
+    requirement = check.requirement.id
+    if wanted.upper() in REQUIREMENTS or wanted.upper() in _FAMILIES:
+        return wanted.upper() in (requirement, requirement.split("-")[0])
+    return wanted == check.id or wanted.lower() in check.name.lower()
+
+
 def selected_checks(config: SuiteConfig) -> list[Check]:
-    """The checks `-k` selects (requirement IDs, check names or substrings), rate checks last."""
+    """The checks `-k` selects (requirement IDs, families, check names), rate checks last."""
     checks = list(CHECKS)
     if config.select:
-        known = {c.requirement.id for c in checks} | {c.name for c in checks}
         for term in config.select:
-            if term not in known and not any(term.lower() in c.id.lower() for c in checks):
+            if not any(_matches(term, c) for c in checks):
                 raise ContractUsageError(
                     f"-k {term!r} matches no requirement or check: the IDs are "
                     f"{', '.join(REQUIREMENTS)}"
                 )
-        checks = [c for c in checks if any(t.lower() in c.id.lower() for t in config.select)]
+        checks = [c for c in checks if any(_matches(t, c) for t in config.select)]
     return sorted(checks, key=lambda c: c.last)
 
 

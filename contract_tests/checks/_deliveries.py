@@ -14,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from hypothesis import strategies as st
-
 from contract_tests.context import CheckContext
 from simulator import messages
 from simulator.delivery import Delivery
@@ -23,7 +21,7 @@ from simulator.envelopes import Customer, message_payload
 from simulator.targets import Exchange
 from simulator.types import Payload
 
-__all__ = ["Refused", "Sent", "expect_nothing_stored", "first_failure", "fresh_text"]
+__all__ = ["Refused", "Sent", "expect_nothing_stored", "fresh_text"]
 
 T = TypeVar("T")
 
@@ -112,32 +110,3 @@ def expect_nothing_stored(
                 expected=expected,
                 exchange=item.exchange,
             )
-
-
-def first_failure(
-    ctx: CheckContext,
-    strategy: st.SearchStrategy[T],
-    body: Callable[[T], None],
-    *,
-    count: int | None = None,
-) -> None:
-    """`ctx.examples`, but the first failure ends the run and is raised as it is.
-
-    Hypothesis replays a failing example before reporting it: that would post
-    the same delivery twice (the second time as a redelivery) and turn a
-    receiver that fails only once into a `FlakyFailure` instead of the check's
-    `Failure`. Here the body records the first exception and skips the rest.
-    """
-    caught: list[Exception] = []
-
-    def guarded(value: T) -> None:
-        if caught:
-            return
-        try:
-            body(value)
-        except Exception as exc:  # Failure, Skipped, TransportError: raised below as they are
-            caught.append(exc)
-
-    ctx.examples(strategy, guarded, count=count)
-    if caught:
-        raise caught[0]

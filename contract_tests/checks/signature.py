@@ -29,7 +29,6 @@ from contract_tests.checks._deliveries import (
     Refused,
     Sent,
     expect_nothing_stored,
-    first_failure,
     fresh_text,
 )
 from contract_tests.context import CheckContext
@@ -375,14 +374,14 @@ def generated_bodies_are_verified(ctx: CheckContext) -> None:
         account=ctx.account, senders=senders, types=_GENERATED_TYPES, max_entries=2,
         max_messages=3,
     )  # fmt: skip
-    first_failure(ctx, st.tuples(payloads, forms), deliver)
+    ctx.examples(st.tuples(payloads, forms), deliver)
 
     def text_payload(text: str) -> Payload:
         sender = ctx.customer()
         return message_payload(ctx.account, messages.text(sender, text), sender)
 
     texts = hostile_texts(max_size=600).map(text_payload)
-    first_failure(ctx, st.tuples(texts, forms), deliver)
+    ctx.examples(st.tuples(texts, forms), deliver)
 
 
 # --- SIG-7 ------------------------------------------------------------------
