@@ -94,17 +94,27 @@ class CheckContext:
         headers: Iterable[tuple[str, str]] = (),
         *,
         source_ip: str | None = None,
+        paced: bool = True,
     ) -> Exchange:
-        """One request to the webhook; `source_ip` pins the client address."""
+        """One request to the webhook; `source_ip` pins the client address.
+
+        `paced=False` skips the pacing a remote receiver gets: the rate-limit
+        checks must go over the limit they are there to test.
+        """
         if source_ip is None:
             source_ip = self._next_address()
-        self.addresses.before_request()
+        if paced:
+            self.addresses.before_request()
         exchange = self.target.send(method, query, body, tuple(headers), source_ip=source_ip)
         self.exchanges.append(exchange)
         return exchange
 
-    def post(self, delivery: Delivery, *, source_ip: str | None = None) -> Exchange:
-        return self.send("POST", "", delivery.body, delivery.headers, source_ip=source_ip)
+    def post(
+        self, delivery: Delivery, *, source_ip: str | None = None, paced: bool = True
+    ) -> Exchange:
+        return self.send(
+            "POST", "", delivery.body, delivery.headers, source_ip=source_ip, paced=paced
+        )
 
     def get(self, verify_token: str | None, challenge: str, mode: str = "subscribe") -> Exchange:
         """The handshake GET with these parameters (None leaves the token out)."""

@@ -15,15 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from simulator import envelopes
-from simulator._examples import (
+from simulator.envelopes import Account, Customer
+from simulator.errors import UnknownVariant
+from simulator.examples import (
     error_examples,
     field_examples,
+    message_examples,
     status_example_payloads,
     status_examples,
 )
-from simulator._message_examples import message_examples
-from simulator.envelopes import Account, Customer
-from simulator.errors import UnknownVariant
 from simulator.types import Payload
 
 __all__ = ["GROUPS", "Context", "build", "build_all", "names", "resolve"]

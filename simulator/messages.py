@@ -45,6 +45,7 @@ __all__ = [
     "MESSAGE_TYPES",
     "UNSUPPORTED_ERROR",
     "ad_referral",
+    "assemble",
     "audio",
     "button",
     "contact_card",

@@ -9,11 +9,10 @@ the probe about exactly one delivery.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from contract_tests.checks._store import settled
 from contract_tests.context import CheckContext
 from simulator import messages
 from simulator.delivery import Delivery
@@ -30,7 +29,6 @@ PLAIN_TEXT = "Hello, I need information"
 
 #: How long a receiver may take to store a valid message before the absence
 #: of refused ones is judged (the TIME-1 limit).
-_SETTLE_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -61,16 +59,6 @@ class Refused:
     message_id: str
 
 
-def _settled(fetch: Callable[[], list[Any]]) -> bool:
-    deadline = time.monotonic() + _SETTLE_SECONDS
-    while True:
-        if fetch():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
-
-
 def expect_nothing_stored(
     ctx: CheckContext,
     refused: list[Refused],
@@ -91,7 +79,7 @@ def expect_nothing_stored(
     if ctx.config.phone_number_id:
         control = fresh_text(ctx, "control message after refused deliveries")
         if ctx.post(control.delivery).status == 200:
-            _settled(lambda: ctx.logged(control.message_id))
+            settled(lambda: ctx.logged(control.message_id))
     for item in refused:
         logged = ctx.logged(item.message_id)
         if logged:

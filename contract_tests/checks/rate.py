@@ -51,11 +51,7 @@ def _request(ctx: CheckContext, source_ip: str | None) -> Exchange:
     recipient = ctx.customer("Rate Limit")
     status = delivered(ids.wamid(recipient.wa_id or "", inbound=False, rng=ctx.rng), recipient)
     delivery = ctx.signed(statuses_payload(ctx.account, status))
-    if ctx.addresses.spread:
-        return ctx.post(delivery, source_ip=source_ip)
-    exchange = ctx.target.send("POST", "", delivery.body, delivery.headers)
-    ctx.exchanges.append(exchange)
-    return exchange
+    return ctx.post(delivery, source_ip=source_ip, paced=False)
 
 
 def _own_window(ctx: CheckContext) -> str | None:

@@ -26,10 +26,13 @@ from contract_tests.context import CheckContext
 from contract_tests.registry import check
 from simulator import ids
 from simulator import messages as m
-from simulator._examples import error_examples, field_examples, status_example_payloads
-from simulator._message_base import assemble
-from simulator._message_examples import message_examples
 from simulator.envelopes import Customer, change, entry, field_payload, message_payload, payload
+from simulator.examples import (
+    error_examples,
+    field_examples,
+    message_examples,
+    status_example_payloads,
+)
 from simulator.fields import user_id_update, user_preferences
 from simulator.statuses import delivered, failed, read, sent, statuses_payload
 from simulator.strategies import hostile_texts
@@ -42,7 +45,7 @@ from simulator.types import Message
 def _hologram(ctx: CheckContext, sender: Customer) -> Message:
     """A type Meta may add tomorrow, with an object of its own."""
     content = {"id": ids.media_id(ctx.rng), "frames": 24, "mime_type": "model/x-hologram"}
-    return assemble(sender, "hologram", content, id=None, timestamp=None, rng=ctx.rng)
+    return m.assemble(sender, "hologram", content, id=None, timestamp=None, rng=ctx.rng)
 
 
 def _type_cases(ctx: CheckContext) -> list[tuple[str, Customer, Message]]:
@@ -57,7 +60,7 @@ def _type_cases(ctx: CheckContext) -> list[tuple[str, Customer, Message]]:
     sender = ctx.customer("Hologram Sender")
     cases.append(("a made-up future type", sender, _hologram(ctx, sender)))
     sender = ctx.customer("Legacy Unknown")
-    legacy = assemble(
+    legacy = m.assemble(
         sender, "unknown", None, id=None, timestamp=None, rng=ctx.rng,
         errors=[{"code": 131051, "details": "Message type is not currently supported",
                  "title": "Unsupported message type"}],
