@@ -10,10 +10,11 @@ what tests use to check the whole schedule in milliseconds).
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "CompressedClock", "ManualClock", "RealClock"]
+__all__ = ["Clock", "CompressedClock", "ManualClock", "OffsetClock", "RealClock"]
 
 
 class Clock(Protocol):
@@ -87,3 +88,33 @@ class ManualClock:
         if seconds < 0:
             raise ValueError(f"Expected seconds >= 0 but got seconds={seconds!r}")
         self._now += seconds
+
+
+class OffsetClock:
+    """Wall-clock time that can be moved forward (`advance`), never back.
+
+    What `fakemeta serve` runs on: everything happens in real time, and the
+    control API's "move the clock" makes a retry due in an hour due now.
+    Thread-safe; `sleep` waits in real time.
+    """
+
+    def __init__(self, offset: float = 0.0) -> None:
+        self._offset = offset
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        return time.time() + self._offset
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"Expected seconds >= 0 but got seconds={seconds!r}")
+        with self._lock:
+            self._offset += seconds
+
+    @property
+    def offset(self) -> float:
+        return self._offset
