@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import secrets
-import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
@@ -39,7 +38,7 @@ from contract_tests.reporting import (
     render_junit,
     write_atomic,
 )
-from contract_tests.runner import run
+from contract_tests.runner import reproduce_command, run
 
 __all__ = ["check_command"]
 
@@ -84,21 +83,6 @@ def _receiver(given: _Receiver, rate_limit: RateLimit | None) -> Iterator[_Recei
             running.probe_token,
             builtin=True,
         )
-
-
-def _builtin_reproduce(config: SuiteConfig, phone_number_id: str | None, requirement: str) -> str:
-    """A reproduce command for the built-in receiver: its URL and probe die with the run."""
-    parts = ["fakemeta", "check"]
-    if phone_number_id:
-        parts += ["--phone-number-id", phone_number_id]
-    if config.profile != "strict":
-        parts += ["--profile", config.profile]
-    if config.rate_limit != DEFAULT_RATE_LIMIT:
-        parts += ["--rate-limit", str(config.rate_limit) if config.rate_limit else "off"]
-    if config.examples != 10:
-        parts += ["--examples", str(config.examples)]
-    parts += ["--seed", str(config.seed), "-k", requirement]
-    return shlex.join(parts)
 
 
 def _properties(report: Report, config: SuiteConfig) -> dict[str, str]:
@@ -274,7 +258,11 @@ def check_command(
         report.results[:] = [
             dataclasses.replace(
                 result,
-                reproduce=_builtin_reproduce(config, phone_number_id, result.requirement.id),
+                reproduce=reproduce_command(
+                    dataclasses.replace(config, phone_number_id=phone_number_id),
+                    result.requirement.id,
+                    builtin=True,
+                ),
             )
             if result.reproduce
             else result

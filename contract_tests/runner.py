@@ -69,14 +69,18 @@ def not_applicable(check: Check, config: SuiteConfig) -> str | None:
     return None
 
 
-def reproduce_command(config: SuiteConfig, requirement_id: str) -> str:
-    """The command that reruns one requirement's checks with the same traffic."""
+def reproduce_command(config: SuiteConfig, requirement_id: str, *, builtin: bool = False) -> str:
+    """The command that reruns one requirement's checks with the same traffic.
+
+    `builtin`: the built-in receiver was checked; its URL and probe die with
+    the run, so the command starts a new one instead.
+    """
     parts = ["fakemeta", "check"]
-    if isinstance(config.target, str):
+    if isinstance(config.target, str) and not builtin:
         parts.append(config.target)
     if config.phone_number_id:
         parts += ["--phone-number-id", config.phone_number_id]
-    if config.probe_url:
+    if config.probe_url and not builtin:
         parts += ["--probe", config.probe_url]
     if config.profile != "strict":
         parts += ["--profile", config.profile]

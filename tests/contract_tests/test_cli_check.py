@@ -26,8 +26,8 @@ import pytest
 from flask import Flask, Response, request
 from werkzeug.serving import make_server
 
-from contract_tests.cli import _builtin_reproduce
 from contract_tests.config import RateLimit, SuiteConfig
+from contract_tests.runner import reproduce_command
 from simulator.cli import main
 
 TOKEN = "right-verify-token"
@@ -160,12 +160,12 @@ def test_builtin_reproduce_has_no_url_probe_or_secret() -> None:
         "http://127.0.0.1:40000/api/",
         "token",
         "secret",
-        "106540352242922",
+        None,
         probe_url="http://127.0.0.1:40000/_fakemeta/probe",
         rate_limit=RateLimit(5, 10),
         seed=42,
     )
-    assert _builtin_reproduce(config, None, "SIG-2") == (
+    assert reproduce_command(config, "SIG-2", builtin=True) == (
         "fakemeta check --rate-limit 5/10 --seed 42 -k SIG-2"
     )
 
