@@ -96,6 +96,24 @@ META_ERRORS: dict[int, MetaError] = _table(
         graph_message="Invalid OAuth access token - Cannot parse access token",
     ),
     MetaError(100, "Invalid parameter", "The parameter is invalid or missing.", http_status=400),
+    # Graph API answers only (fake Graph API). Titles and details from Meta's
+    # error-code reference; 104's wording from live Graph responses.
+    MetaError(
+        104,
+        "Access token required",
+        "An access token is required to request this resource.",
+        graph_message="An access token is required to request this resource.",
+    ),
+    MetaError(131008, "Required parameter is missing", "A required parameter is missing."),
+    MetaError(131009, "Parameter value is not valid", "One or more parameter values are invalid."),
+    MetaError(131053, "Media upload error", "Unable to upload the media used in the message."),
+    MetaError(
+        132001,
+        "Template name does not exist in the translation",
+        "The template does not exist in the specified language or the template has not been "
+        "approved.",
+        http_status=404,
+    ),
 )
 
 
