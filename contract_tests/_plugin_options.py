@@ -92,6 +92,14 @@ _OPTIONS = (
         metavar="N/SECONDS|off",
     ),
     _Option("seed", "makes generated traffic reproducible; default 0", metavar="INT"),
+    _Option(
+        "access_token",
+        "the token the app uses against the fake Graph API (fakemeta_graph); "
+        "default $WHATSAPP_ACCESS_TOKEN",
+        env="WHATSAPP_ACCESS_TOKEN",
+        ini=False,
+        metavar="TEXT",
+    ),
     _Option("examples", "generated examples per property check; default 10", metavar="N"),
 )
 
@@ -225,6 +233,7 @@ class Resolved:
     rate_limit: RateLimit | None
     seed: int
     examples: int
+    access_token: str | None = None
 
 
 def resolve(config: pytest.Config, fixture: Mapping[str, Any], node: pytest.Item) -> Resolved:
@@ -254,4 +263,5 @@ def resolve(config: pytest.Config, fixture: Mapping[str, Any], node: pytest.Item
         rate_limit=values["rate_limit"],
         seed=values["seed"],
         examples=values["examples"],
+        access_token=values.get("access_token"),
     )

@@ -51,6 +51,7 @@ from contract_tests.errors import ContractUsageError
 from contract_tests.probes import CallableProbe, HttpProbe, Probe
 from simulator import ids
 from simulator.envelopes import Account
+from simulator.errors import SimulatorError
 
 __all__ = ["ContractTarget", "Deliveries"]
 
@@ -240,6 +241,50 @@ def fakemeta_config(
     yield config
     if isinstance(probe, HttpProbe) and probe_url is not None:
         probe.close()
+
+
+@pytest.fixture
+def fakemeta_graph(request: pytest.FixtureRequest, fakemeta_target: object) -> Iterator[Any]:
+    """The fake Graph API for this test: the app's httpx calls to
+    graph.facebook.com are answered (and refused) as Meta would, and the
+    status webhooks they cause are delivered to the `fakemeta_target` app,
+    in-process and signed, after the verification handshake.
+
+    `fakemeta_graph.customer_says("hi")`, `.deliver()`, `.last_message()`,
+    `.sent_messages(to=...)`, `.deliveries`; see `simulator.graph.inprocess`.
+    The app must use the token of --fakemeta-access-token, $WHATSAPP_ACCESS_TOKEN
+    or `@pytest.mark.fakemeta(access_token=...)`.
+    """
+    from simulator.graph.inprocess import InProcessGraph
+
+    resolved = _resolved(request, fakemeta_target)
+    if resolved.target is None:
+        _usage_error(request, "fakemeta_graph needs the app: override fakemeta_target")
+    if not resolved.app_secret or not resolved.verify_token:
+        _usage_error(
+            request,
+            "fakemeta_graph needs the app secret and the verify token: return them in "
+            "ContractTarget(...) from fakemeta_target, or pass --fakemeta-app-secret and "
+            "--fakemeta-verify-token",
+        )
+    target = resolved.target
+    graph = InProcessGraph(
+        None if isinstance(target, str) else target,
+        url=target if isinstance(target, str) else None,
+        path=resolved.path,
+        app_secret=resolved.app_secret,
+        verify_token=resolved.verify_token,
+        access_token=resolved.access_token,
+        phone_number_id=resolved.phone_number_id,
+    )
+    try:
+        graph.start()
+    except SimulatorError as error:
+        _usage_error(request, error.one_line())
+    try:
+        yield graph
+    finally:
+        graph.stop()
 
 
 @pytest.fixture
