@@ -13,6 +13,9 @@ route 404, a wrong method 405: never a 5xx.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -28,6 +31,10 @@ from simulator.graph import inbound
 from simulator.graph.dispatch import WAITING, Dispatcher
 
 __all__ = ["PREFIX", "ControlApi", "json_response"]
+
+_MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
+# WhatsApp's own ceiling for media (documents): 100 MB; a console upload is far smaller.
+_MAX_MEDIA_BYTES = 100 * 1024 * 1024
 
 PREFIX = "/_fakemeta"
 MAX_POLL = 60.0  # seconds a long-poll may wait
@@ -122,6 +129,7 @@ class ControlApi:
             account = self.account_for(pnid)
         except KeyError:
             raise BadRequest(f"no phone number id {pnid!r} on this server") from None
+        spec = self._with_uploaded_media(spec, account.phone_number_id)
         payload = inbound.build(spec, account)
         sent = list(inbound.messages_in(payload))
         record = getattr(self.state, "record_inbound", None)
@@ -169,6 +177,31 @@ class ControlApi:
             },
             202,
         )
+
+    def _with_uploaded_media(self, spec: dict[str, Any], phone_number_id: str) -> dict[str, Any]:
+        """A media message with `data` (base64): the bytes go to the media store,
+        so the bot can fetch them (`GET /{media-id}`, then the URL) as from Meta,
+        and the webhook carries that media id and the file's real digest."""
+        if "data" not in spec:
+            return spec
+        kind = spec.get("type")
+        if kind not in _MEDIA_TYPES:
+            raise BadRequest(f"'data' goes with a media message ({', '.join(_MEDIA_TYPES)})")
+        if not isinstance(spec["data"], str) or not isinstance(spec.get("mime_type"), str):
+            raise BadRequest("'data' must be base64 text and 'mime_type' must be given with it")
+        try:
+            data = base64.b64decode(spec["data"], validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest("'data' is not valid base64") from None
+        if len(data) > _MAX_MEDIA_BYTES:
+            raise BadRequest(f"'data' is {len(data)} bytes; at most {_MAX_MEDIA_BYTES} here")
+        filename = spec.get("filename") if isinstance(spec.get("filename"), str) else None
+        media = self.state.add_media(phone_number_id, data, spec["mime_type"], filename)
+        rest = {k: v for k, v in spec.items() if k != "data"}
+        if kind != "document":
+            rest.pop("filename", None)
+        digest = base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
+        return {**rest, "media_id": media.id, "sha256": digest}
 
     def _deliveries(self, request: Request) -> Response:
         after = _int_arg(request, "after", 0) or 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import threading
 import time
 from collections.abc import Iterator
@@ -309,3 +311,38 @@ def test_events_long_poll(fake: Fake) -> None:
     assert quiet["events"] == []
     future = fake.get("/events", params={"after": 10**6, "timeout": 5}).json()
     assert future["events"]  # a reader from before a restart starts over
+
+
+def test_an_uploaded_image_can_be_downloaded_by_the_bot_as_from_meta(fake: Fake) -> None:
+    picture = bytes(range(256)) * 8
+    answer = fake.post(
+        "/inbound",
+        {"from": CUSTOMER, "type": "image", "mime_type": "image/png", "caption": "a photo",
+         "filename": "photo.png", "data": base64.b64encode(picture).decode()},
+    )  # fmt: skip
+    assert answer.status_code == 202, answer.text
+    posted = wait_for(lambda: [p for p in fake.receiver.posts if p.messages()], what="the image")
+    image = posted[0].messages()[0]["image"]
+    assert image["sha256"] == base64.b64encode(hashlib.sha256(picture).digest()).decode()
+    assert image["mime_type"] == "image/png"
+    bearer = {"Authorization": f"Bearer {ACCESS_TOKEN}"}
+    info = fake.client.get(f"/v23.0/{image['id']}", headers=bearer)
+    assert info.status_code == 200
+    assert info.json()["mime_type"] == "image/png"
+    download = httpx.get(info.json()["url"], headers=bearer, timeout=10)
+    assert download.status_code == 200
+    assert download.content == picture
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ({"type": "text", "text": "hi", "data": "AAAA"}, "'data' goes with a media message"),
+        ({"type": "image", "data": "not base64!", "mime_type": "image/png"}, "not valid base64"),
+        ({"type": "image", "data": "AAAA"}, "'mime_type' must be given"),
+    ],
+)
+def test_bad_uploads_are_400_with_the_reason(fake: Fake, spec: dict[str, Any], says: str) -> None:
+    answer = fake.post("/inbound", {"from": CUSTOMER, **spec})
+    assert answer.status_code == 400
+    assert says in answer.json()["error"]
