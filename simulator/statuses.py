@@ -246,6 +246,26 @@ def _billing(
     return conv, pricing(category, model=model)
 
 
+def _billed_status(
+    kind: str,
+    message_id: str | None,
+    recipient: Customer,
+    timestamp: str | None,
+    category: str | None,
+    pricing_model: str,
+    with_conversation: bool,
+    biz_opaque_callback_data: str | None,
+    rng: random.Random | None,
+) -> Status:
+    """`sent`, `delivered` or `read`, with the billing objects that status carries."""
+    ts = timestamp if timestamp is not None else ids.timestamp()
+    conv, price = _billing(kind, category, pricing_model, with_conversation, ts, rng)
+    return status(
+        message_id, kind, recipient, timestamp=ts, conversation=conv, pricing=price,
+        biz_opaque_callback_data=biz_opaque_callback_data, rng=rng,
+    )  # fmt: skip
+
+
 def sent(
     message_id: str | None,
     recipient: Customer,
@@ -260,11 +280,9 @@ def sent(
     """A `sent` status with pricing (and, v23-style, a conversation with its
     expiration). `category=None` leaves both out, as v24 does when pricing
     went with the `delivered` webhook."""
-    ts = timestamp if timestamp is not None else ids.timestamp()
-    conv, price = _billing("sent", category, pricing_model, with_conversation, ts, rng)
-    return status(
-        message_id, "sent", recipient, timestamp=ts, conversation=conv, pricing=price,
-        biz_opaque_callback_data=biz_opaque_callback_data, rng=rng,
+    return _billed_status(
+        "sent", message_id, recipient, timestamp, category, pricing_model,
+        with_conversation, biz_opaque_callback_data, rng,
     )  # fmt: skip
 
 
@@ -280,11 +298,9 @@ def delivered(
     rng: random.Random | None = None,
 ) -> Status:
     """A `delivered` status; its conversation has no expiration."""
-    ts = timestamp if timestamp is not None else ids.timestamp()
-    conv, price = _billing("delivered", category, pricing_model, with_conversation, ts, rng)
-    return status(
-        message_id, "delivered", recipient, timestamp=ts, conversation=conv, pricing=price,
-        biz_opaque_callback_data=biz_opaque_callback_data, rng=rng,
+    return _billed_status(
+        "delivered", message_id, recipient, timestamp, category, pricing_model,
+        with_conversation, biz_opaque_callback_data, rng,
     )  # fmt: skip
 
 
@@ -302,11 +318,9 @@ def read(
     """A `read` status. Pricing appears on `delivered` or `read`, never both,
     so by default a read carries none; give `category` for a read that came
     without a delivered."""
-    ts = timestamp if timestamp is not None else ids.timestamp()
-    conv, price = _billing("read", category, pricing_model, with_conversation, ts, rng)
-    return status(
-        message_id, "read", recipient, timestamp=ts, conversation=conv, pricing=price,
-        biz_opaque_callback_data=biz_opaque_callback_data, rng=rng,
+    return _billed_status(
+        "read", message_id, recipient, timestamp, category, pricing_model,
+        with_conversation, biz_opaque_callback_data, rng,
     )  # fmt: skip
 
 
