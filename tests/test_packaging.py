@@ -43,6 +43,8 @@ def test_wheel_has_packages_migrations_and_markers(wheel: zipfile.ZipFile) -> No
         "reference_receiver/migrations/env.py",
         "reference_receiver/migrations/script.py.mako",
         "reference_receiver/migrations/versions/0001_initial_schema.py",
+        "simulator/graph/console/index.html",
+        "simulator/graph/console/console.js",
     ):
         assert required in names
     (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]

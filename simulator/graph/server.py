@@ -105,6 +105,8 @@ class FakeMeta:
             return self.console(request)
         if path == PREFIX or path.startswith(PREFIX + "/"):
             return self.control(request)
+        if path == "/favicon.ico":  # browsers ask; it is no Graph API object
+            return Response(status=404)
         match = subscriptions.PATH.match(path)
         if match:
             tokens = {

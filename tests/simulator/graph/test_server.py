@@ -205,6 +205,12 @@ def test_console_routes(client: httpx.Client) -> None:
     assert client.get("/_fakemeta/console/%2e%2e/%2e%2e/server.py").status_code == 404
 
 
+def test_favicon_is_a_plain_404_not_a_graph_error(client: httpx.Client) -> None:
+    answer = client.get("/favicon.ico")
+    assert answer.status_code == 404
+    assert answer.content == b""
+
+
 def test_a_placeholder_page_without_the_console(tmp_path: Path) -> None:
     server = _server(console_dir=tmp_path)
     try:
