@@ -30,6 +30,7 @@ from contract_tests.config import DEFAULT_RATE_LIMIT, SuiteConfig
 from contract_tests.context import new_run_nonce
 from contract_tests.registry import CHECKS, Check
 from contract_tests.report import CheckResult, Report
+from contract_tests.reporting import printable
 from contract_tests.requirements import REQUIREMENTS
 from simulator.errors import TransportError
 from simulator.handshake import handshake
@@ -216,21 +217,23 @@ def _block(title: str, value: Any) -> list[str]:
     if value is None or value == "":
         return []
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    lines = text.splitlines() or [""]
+    lines = printable(text).splitlines() or [""]
     return [f"{title}: {lines[0]}", *(f"    {line}" for line in lines[1:])]
 
 
 def _exchange_lines(exchange: dict[str, Any]) -> list[str]:
+    """The exchange for pytest's report. Everything the receiver sent back is
+    untrusted: `printable` keeps its control characters from driving the terminal."""
     request, response = exchange["request"], exchange["response"]
     source = f" from {request['source_ip']}" if request.get("source_ip") else ""
-    lines = [f"sent: {request['method']} {request['url']}{source}"]
-    lines += [f"    {name}: {value}" for name, value in request["headers"]]
+    lines = [printable(f"sent: {request['method']} {request['url']}{source}")]
+    lines += [printable(f"    {name}: {value}") for name, value in request["headers"]]
     if request["body"]:
-        lines.append(f"    {request['body']}")
+        lines.append("    " + printable(request["body"]))
     lines.append(f"came back: HTTP {response['status']} after {exchange['latency_ms']} ms")
-    lines += [f"    {name}: {value}" for name, value in response["headers"]]
+    lines += [printable(f"    {name}: {value}") for name, value in response["headers"]]
     if response["body"]:
-        lines.append(f"    {response['body']}")
+        lines.append("    " + printable(response["body"]))
     return lines
 
 

@@ -10,11 +10,12 @@ from contract_tests.reporting._html import render_html
 from contract_tests.reporting._junit import render_junit
 from contract_tests.reporting._redact import redact
 from contract_tests.reporting._terminal import TerminalReporter
-from contract_tests.reporting._text import summary_line
+from contract_tests.reporting._text import printable, summary_line
 
 __all__ = [
     "TerminalReporter",
     "check_writable",
+    "printable",
     "redact",
     "render_html",
     "render_junit",
