@@ -7,10 +7,25 @@ the plugin switched on by `-p fakemeta` (the project's own run disables it).
 
 from __future__ import annotations
 
+import importlib
 import re
 import textwrap
 
 import pytest
+
+# pytester's in-process runs drop the modules first imported inside them. A
+# module dropped and imported again beside kept ones breaks them: a second
+# `Customer` class fails isinstance checks, re-imported check modules register
+# their checks twice. So everything the inner runs use is loaded here, first.
+for _module in (
+    "contract_tests._plugin_deliveries",
+    "contract_tests.checks",
+    "contract_tests.plugin",
+    "contract_tests.runner",
+    "simulator.catalog",
+    "simulator.graph.inprocess",
+):
+    importlib.import_module(_module)
 
 pytest_plugins = ["pytester"]
 
@@ -134,7 +149,6 @@ def test_without_the_flag_no_contract_items_are_collected(pytester: pytest.Pytes
 
 
 def test_contract_collects_one_test_per_check_named_by_id(pytester: pytest.Pytester) -> None:
-    import contract_tests.checks  # noqa: F401 - registers them
     from contract_tests.registry import CHECKS
 
     host(pytester, tests="def test_own(): pass\n")
@@ -221,7 +235,6 @@ def test_a_broken_receiver_fails_the_right_item_with_id_and_reproduce(
 
 
 def test_skips_show_their_reason(pytester: pytest.Pytester) -> None:
-    import contract_tests.checks  # noqa: F401 - registers them
     from contract_tests.registry import CHECKS
 
     if not any("probe" in c.requirement.needs for c in CHECKS):
@@ -424,3 +437,20 @@ def test_deliveries_without_a_secret_fail_the_test_in_one_line(pytester: pytest.
         ]
     )
     assert "Traceback" not in result.stdout.str()
+
+
+def test_receiver_text_in_pytest_failures_cannot_drive_the_terminal() -> None:
+    from contract_tests._plugin_items import _block, _exchange_lines
+
+    hostile = "ok\x1b[2J\x1b]0;owned\x07\u202eevil"
+    exchange = {
+        "request": {"method": "POST", "url": "http://testserver/", "source_ip": None,
+                    "headers": [["content-type", "application/json"]], "body": "{}"},
+        "response": {"status": 200, "headers": [["x-evil", hostile]], "body": hostile},
+        "latency_ms": 1.0,
+    }  # fmt: skip
+    lines = [*_exchange_lines(exchange), *_block("failed", hostile)]
+    text = "\n".join(lines)
+    for raw in ("\x1b", "\x07", "\u202e"):
+        assert raw not in text
+    assert "ok\\x1b[2J\\x1b]0;owned\\x07\\u202eevil" in text
