@@ -16,6 +16,7 @@ scope's `client` (ASGI). Transport failures become the typed errors of
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import ipaddress
 import threading
@@ -28,6 +29,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 import httpx
 
+from simulator._asgi import Lifespan
 from simulator.errors import (
     InvalidTargetError,
     ReceiverCrashed,
@@ -329,7 +331,10 @@ class AsgiTarget(_ClientTarget):
 
     Requests run on one event loop in a background thread that lives as long
     as the target, so app state bound to the loop survives between requests.
-    Lifespan events are not sent. `source_ip` becomes the scope's `client`.
+    The ASGI lifespan runs on that loop: `startup` before the first request
+    (a FastAPI or Starlette app opens its database there), `shutdown` on
+    `close()`; an app that does not speak lifespan is run without it.
+    `source_ip` becomes the scope's `client`.
     """
 
     in_process = True
@@ -346,6 +351,8 @@ class AsgiTarget(_ClientTarget):
         self.app = app
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._lifespan = Lifespan(app)
+        self._startup_error: SimulatorError | None = None
 
     def _run(self, coroutine: Coroutine[Any, Any, _T], url: str) -> _T:
         if self._loop is None:
@@ -354,6 +361,17 @@ class AsgiTarget(_ClientTarget):
                 target=self._loop.run_forever, name="fakemeta-asgi", daemon=True
             )
             self._thread.start()
+            try:
+                self._await(self._lifespan.startup(), url)
+            except SimulatorError as error:
+                self._startup_error = error
+        if self._startup_error is not None:
+            coroutine.close()  # never sent: an app whose startup failed serves nothing
+            raise self._startup_error
+        return self._await(coroutine, url)
+
+    def _await(self, coroutine: Coroutine[Any, Any, _T], url: str) -> _T:
+        assert self._loop is not None
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
         try:
             return future.result(self.timeout)
@@ -378,11 +396,14 @@ class AsgiTarget(_ClientTarget):
 
     def _close_client(self, client: Any) -> None:
         if self._loop is not None:
-            self._run(client.aclose(), self.url)
+            self._await(client.aclose(), self.url)
 
     def close(self) -> None:
         super().close()
         if self._loop is not None and self._thread is not None:
+            # The app's shutdown failing must not keep the loop alive.
+            with contextlib.suppress(SimulatorError):
+                self._await(self._lifespan.shutdown(), self.url)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()
             self._loop.close()

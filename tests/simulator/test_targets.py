@@ -341,3 +341,63 @@ def test_target_for_picks_by_kind() -> None:
     assert isinstance(target_for(CountingAsgi(), kind="wsgi"), WsgiTarget)
     with pytest.raises(InvalidTargetError):
         target_for(42)  # type: ignore[arg-type]
+
+
+class _LifespanApp:
+    """An ASGI app with a lifespan: it opens its 'database' on startup."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.events: list[str] = []
+        self.fail = fail
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    if self.fail:
+                        await send({"type": "lifespan.startup.failed", "message": "no database"})
+                        return
+                    self.events.append("startup")
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    self.events.append("shutdown")
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        body = b"open" if self.events == ["startup"] else b"closed"
+        self.events.append("request")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+
+def test_asgi_lifespan_starts_before_the_first_request_and_stops_on_close() -> None:
+    app = _LifespanApp()
+    target = AsgiTarget(app, "/webhook")
+    assert app.events == []
+    assert target.send("GET").response.body == b"open"
+    target.close()
+    assert app.events == ["startup", "request", "shutdown"]
+
+
+def test_asgi_app_without_lifespan_still_serves() -> None:
+    calls: list[str] = []
+
+    async def plain(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        calls.append(scope["type"])
+        if scope["type"] != "http":
+            raise RuntimeError(f"unsupported scope {scope['type']}")
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    with AsgiTarget(plain, "/") as target:
+        assert target.send("GET").status == 204
+    assert calls == ["lifespan", "http"]
+
+
+def test_asgi_startup_failure_is_a_one_line_crash() -> None:
+    app = _LifespanApp(fail=True)
+    with AsgiTarget(app, "/") as target:
+        for _ in range(2):  # every request, not only the first
+            with pytest.raises(ReceiverCrashed, match="lifespan startup failed: no database"):
+                target.send("GET")
+    assert "request" not in app.events
