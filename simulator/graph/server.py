@@ -135,7 +135,7 @@ class FakeMeta:
         )
         response = Response(result.body, status=result.status, headers=result.headers)
         if request.method == "POST" and request.path.endswith("/messages"):
-            self._published_sent(request.path, result.status, result.body)
+            self._published_sent(request.path, result.status, result.body, request.get_data())
         self.dispatcher.wake()  # a send may have queued status webhooks due now
         return response
 
@@ -151,23 +151,31 @@ class FakeMeta:
             return json_response({"error": f"no console file {name!r}"}, 404)
         return Response(_placeholder(self.info()), mimetype="text/html")
 
-    def _published_sent(self, path: str, status: int, body: bytes | str) -> None:
-        """Tell console readers the bot sent a message (the events feed)."""
+    def _published_sent(self, path: str, status: int, body: bytes | str, sent: bytes) -> None:
+        """Tell console readers the bot sent a message, or marked one read (the
+        events feed), so the chat and the customer's ticks change at once."""
         if status != 200:
             return
+        phone_number_id = path.rstrip("/").split("/")[-2]
         try:
             data = json.loads(body)
-            message_id = data["messages"][0]["id"]
-            wa_id = data["contacts"][0]["wa_id"]
-        except (ValueError, KeyError, IndexError, TypeError):
+            if data.get("success") is True:
+                request = json.loads(sent)
+                if request.get("status") != "read":
+                    return
+                event, fields = "status", {"id": request["message_id"], "status": "read"}
+            else:
+                event = "message"
+                fields = {
+                    "direction": "out",
+                    "wa_id": data["contacts"][0]["wa_id"],
+                    "id": data["messages"][0]["id"],
+                }
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             return
-        phone_number_id = path.rstrip("/").split("/")[-2]
         self.dispatcher.events.publish(
-            "message",
-            {"direction": "out", "phone_number_id": phone_number_id, "wa_id": wa_id,
-             "id": message_id},
-            at=self.state.clock.now(),
-        )  # fmt: skip
+            event, {**fields, "phone_number_id": phone_number_id}, at=self.state.clock.now()
+        )
 
 
 class _Handler(WSGIRequestHandler):

@@ -234,3 +234,16 @@ def test_console_files_are_served_from_the_console_dir(tmp_path: Path) -> None:
             assert "javascript" in script.headers["Content-Type"]
     finally:
         server.stop()
+
+
+def test_mark_as_read_is_an_event_for_the_console(client: httpx.Client) -> None:
+    pnid = DEFAULT_PHONE_NUMBER.phone_number_id
+    answer = client.post(
+        f"/v23.0/{pnid}/messages",
+        headers={"Authorization": f"Bearer {ACCESS_TOKEN}"},
+        json={"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.XYZ"},
+    )
+    assert answer.json() == {"success": True}
+    events = client.get("/_fakemeta/events", params={"timeout": 0}).json()["events"]
+    reads = [e["data"] for e in events if e["type"] == "status"]
+    assert reads == [{"id": "wamid.XYZ", "status": "read", "phone_number_id": pnid}]
