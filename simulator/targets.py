@@ -168,16 +168,17 @@ class _ClientTarget:
         try:
             response = self._send(client, request)
         except httpx.HTTPError as exc:
-            raise from_httpx(exc, url=url, source_ip=source_ip, timeout=self.timeout) from exc
+            # Not the query: a handshake's holds the verify token, and this reaches logs.
+            raise from_httpx(exc, url=self.url, source_ip=source_ip, timeout=self.timeout) from exc
         except SimulatorError:
             raise
         except Exception as exc:
             if not self.in_process:
                 raise
             raise ReceiverCrashed(
-                f"the app raised {type(exc).__name__}: {exc} while handling {method} {url}"
+                f"the app raised {type(exc).__name__}: {exc} while handling {method} {self.url}"
                 " — a server would answer 500; fix the handler so it answers",
-                url=url,
+                url=self.url,
             ) from exc
         latency = time.perf_counter() - start
         return Exchange(
@@ -401,8 +402,7 @@ class AsgiTarget(_ClientTarget):
     def close(self) -> None:
         super().close()
         if self._loop is not None and self._thread is not None:
-            # The app's shutdown failing must not keep the loop alive.
-            with contextlib.suppress(SimulatorError):
+            with contextlib.suppress(SimulatorError):  # a failed shutdown must not hang us
                 self._await(self._lifespan.shutdown(), self.url)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()

@@ -228,3 +228,12 @@ def test_in_process_targets_give_the_same_verdicts() -> None:
             assert not refused.verified
             assert refused.status == 403
             assert not handshake(target, TOKEN, mode="unsubscribe").verified
+
+
+def test_an_unreachable_receiver_never_shows_the_verify_token(loopback_closed_url: str) -> None:
+    from simulator.errors import ReceiverUnreachable
+
+    with HttpTarget(loopback_closed_url) as target, pytest.raises(ReceiverUnreachable) as error:
+        handshake(target, "s3cret-verify-token")
+    assert "s3cret-verify-token" not in error.value.one_line()
+    assert loopback_closed_url in error.value.one_line()
