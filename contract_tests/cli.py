@@ -38,7 +38,7 @@ from contract_tests.reporting import (
     render_junit,
     write_atomic,
 )
-from contract_tests.runner import reproduce_command, run
+from contract_tests.runner import check_selection, reproduce_command, run
 
 __all__ = ["check_command"]
 
@@ -210,6 +210,7 @@ def check_command(
     """
     # Everything that can be wrong with the options fails here, before any traffic.
     rate_limit = RateLimit.parse(rate_limit_text)
+    check_selection(select)  # before anything starts or is printed
     reports = {"--report-json": report_json, "--junitxml": junitxml, "--report-html": report_html}
     for option, path in reports.items():
         if path is not None:

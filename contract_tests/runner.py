@@ -24,7 +24,14 @@ from simulator.errors import TransportError
 from simulator.handshake import handshake
 from simulator.targets import Target, target_for
 
-__all__ = ["not_applicable", "open_target", "reproduce_command", "run", "selected_checks"]
+__all__ = [
+    "check_selection",
+    "not_applicable",
+    "open_target",
+    "reproduce_command",
+    "run",
+    "selected_checks",
+]
 
 
 _FAMILIES = {requirement_id.split("-")[0] for requirement_id in REQUIREMENTS}
@@ -41,16 +48,21 @@ def _matches(term: str, check: Check) -> bool:
     return wanted == check.id or wanted.lower() in check.name.lower()
 
 
+def check_selection(terms: tuple[str, ...]) -> None:
+    """Raise `ContractUsageError` for a `-k` term that selects nothing."""
+    for term in terms:
+        if not any(_matches(term, c) for c in CHECKS):
+            raise ContractUsageError(
+                f"-k {term!r} matches no requirement or check: the IDs are "
+                f"{', '.join(REQUIREMENTS)}"
+            )
+
+
 def selected_checks(config: SuiteConfig) -> list[Check]:
     """The checks `-k` selects (requirement IDs, families, check names), rate checks last."""
     checks = list(CHECKS)
     if config.select:
-        for term in config.select:
-            if not any(_matches(term, c) for c in checks):
-                raise ContractUsageError(
-                    f"-k {term!r} matches no requirement or check: the IDs are "
-                    f"{', '.join(REQUIREMENTS)}"
-                )
+        check_selection(config.select)
         checks = [c for c in checks if any(_matches(t, c) for t in config.select)]
     return sorted(checks, key=lambda c: c.last)
 

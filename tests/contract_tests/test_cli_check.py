@@ -380,3 +380,15 @@ def test_piped_subprocess_output_is_plain(broken_url: str) -> None:
     assert not ANSI.search(done.stdout)
     assert "✗ VERIFY-2::wrong_token_is_refused" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_an_unknown_selection_fails_before_anything_starts() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "from simulator.cli import main; main()", "check", "-k", "NOPE"],
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stdout == b""
+    assert b"started the reference receiver" not in done.stderr
+    assert done.stderr.decode().strip().startswith("fakemeta: ContractUsageError: -k 'NOPE'")
