@@ -4,21 +4,20 @@ exactly the requirements its bug violates, and send what they say they send."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference_helpers import reference_config
 from signing_receiver import FAMILY_IDS, SigningReceiver, details, failed, outcomes
 
 from contract_tests.checks.robustness import _CHANGES, _NOT_JSON, _PLACEHOLDER, _RAW, _mutants
 from contract_tests.checks.robustness import _changed as changed
 from contract_tests.checks.robustness import _raw as raw_body
-from contract_tests.config import SuiteConfig
-from contract_tests.probes import HttpProbe
 from contract_tests.runner import run
-from reference_receiver.serve import Running, start_background
+from reference_receiver.serve import Running
 from simulator.encoding import encode
 from simulator.envelopes import Account, Customer, message_payload
 from simulator.messages import text
@@ -29,24 +28,8 @@ ROBUST_IDS = [i for i in FAMILY_IDS if i.startswith("ROBUST-")]
 ACCOUNT = Account("102290129340398", "106540352242922", "15550783881")
 
 
-@pytest.fixture(scope="module")
-def reference() -> Iterator[Running]:
-    with start_background({}) as running:
-        yield running
-
-
 def test_the_reference_receiver_passes_every_robust_check(reference: Running) -> None:
-    config = SuiteConfig(
-        reference.url,
-        reference.verify_token,
-        reference.app_secret,
-        reference.phone_number_id,
-        probe=HttpProbe(reference.probe_url, reference.probe_token),
-        probe_url=reference.probe_url,
-        seed=9,
-        examples=5,
-        select=("ROBUST",),
-    )
+    config = reference_config(reference, seed=9, examples=5, select=("ROBUST",))
     report = run(config)
     assert {i: outcomes(report)[i] for i in ROBUST_IDS} == dict.fromkeys(ROBUST_IDS, "passed")
     assert report.results

@@ -4,11 +4,12 @@ broken receiver on exactly the requirements its bug violates."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from reference_helpers import reference_config as base_config
 from signing_receiver import (
     APP_SECRET,
     FAMILY_IDS,
@@ -24,9 +25,8 @@ from signing_receiver import (
 from contract_tests.checks._deliveries import fresh_text
 from contract_tests.checks.signature import _TAMPER_TEXT, _TAMPERINGS, ENCODINGS, raw_byte_cases
 from contract_tests.config import SuiteConfig
-from contract_tests.probes import HttpProbe
 from contract_tests.runner import run
-from reference_receiver.serve import Running, start_background
+from reference_receiver.serve import Running
 from simulator.encoding import encode
 from simulator.envelopes import Account, Customer
 from simulator.signing import sign
@@ -36,26 +36,9 @@ from simulator.types import Payload
 SIG_IDS = [i for i in FAMILY_IDS if i.startswith("SIG-")]
 
 
-@pytest.fixture(scope="module")
-def reference() -> Iterator[Running]:
-    with start_background({}) as running:
-        yield running
-
-
 def reference_config(running: Running, **overrides: Any) -> SuiteConfig:
-    settings: dict[str, Any] = {
-        "target": running.url,
-        "verify_token": running.verify_token,
-        "app_secret": running.app_secret,
-        "phone_number_id": running.phone_number_id,
-        "probe": HttpProbe(running.probe_url, running.probe_token),
-        "probe_url": running.probe_url,
-        "seed": 5,
-        "examples": 5,
-        "select": ("SIG",),
-    }
-    settings.update(overrides)
-    return SuiteConfig(**settings)
+    defaults: dict[str, Any] = {"seed": 5, "examples": 5, "select": ("SIG",)}
+    return base_config(running, **{**defaults, **overrides})
 
 
 # --- against whole receivers ---------------------------------------------------

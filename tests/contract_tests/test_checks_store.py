@@ -3,18 +3,16 @@ fail each broken receiver on the requirement it breaks (and not on others)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from memory_receiver import MemoryReceiver
+from reference_helpers import reference_config as base_config
 
 from contract_tests.checks import _store
 from contract_tests.checks._store import describe_difference
 from contract_tests.config import SuiteConfig
-from contract_tests.probes import HttpProbe
 from contract_tests.report import Report
 from contract_tests.runner import run
-from reference_receiver.serve import Running, start_background
+from reference_receiver.serve import Running
 
 CLIENT_IDS = [f"CLIENT-{n}" for n in range(1, 9)]
 
@@ -36,26 +34,9 @@ def quick_settling(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_store, "SETTLE_SECONDS", 0.3)
 
 
-@pytest.fixture(scope="module")
-def reference() -> Iterator[Running]:
-    with start_background({}) as running:
-        yield running
-
-
 def reference_config(running: Running, **overrides: object) -> SuiteConfig:
-    settings: dict[str, object] = {
-        "target": running.url,
-        "verify_token": running.verify_token,
-        "app_secret": running.app_secret,
-        "phone_number_id": running.phone_number_id,
-        "probe": HttpProbe(running.probe_url, running.probe_token),
-        "probe_url": running.probe_url,
-        "seed": 3,
-        "examples": 3,
-        "select": tuple(CLIENT_IDS),
-    }
-    settings.update(overrides)
-    return SuiteConfig(**settings)  # type: ignore[arg-type]
+    defaults: dict[str, object] = {"seed": 3, "examples": 3, "select": tuple(CLIENT_IDS)}
+    return base_config(running, **{**defaults, **overrides})
 
 
 def test_the_reference_receiver_passes_every_client_requirement(reference: Running) -> None:

@@ -4,36 +4,19 @@ batches (with the slowest exchange), and sends batches the size Meta sends."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
+from reference_helpers import reference_config
 from signing_receiver import PHONE_NUMBER_ID, SigningReceiver, context, details, failed, outcomes
 
 from contract_tests.checks.timing import MAX_UPDATES, updates_batch
-from contract_tests.config import SuiteConfig
-from contract_tests.probes import HttpProbe
 from contract_tests.runner import run
-from reference_receiver.serve import Running, start_background
+from reference_receiver.serve import Running
 from simulator.encoding import encode
 
 
-@pytest.fixture(scope="module")
-def reference() -> Iterator[Running]:
-    with start_background({}) as running:
-        yield running
-
-
 def test_the_reference_receiver_acknowledges_everything_in_time(reference: Running) -> None:
-    config = SuiteConfig(
-        reference.url,
-        reference.verify_token,
-        reference.app_secret,
-        reference.phone_number_id,
-        probe=HttpProbe(reference.probe_url, reference.probe_token),
-        probe_url=reference.probe_url,
-        seed=4,
-        select=("TIME",),
-    )
+    config = reference_config(reference, seed=4, select=("TIME",))
     report = run(config)
     assert outcomes(report)["TIME-1"] == "passed", details(report)
     [result] = report.results
