@@ -5,23 +5,50 @@ the suite itself. On loopback the suite spreads its requests over source
 addresses in 127.0.0.0/8 (each a different client IP to the receiver);
 in-process it sets `REMOTE_ADDR`; against any other host it cannot choose
 its address, so it paces itself under the limit and says so in the report.
+
+Addresses come in blocks of 254 (`127.B.C.1` to `127.B.C.254`, B from 1:
+127.0.0.1 stays for people's own tools), drawn at random for every run and
+never from `--seed` (which fixes the traffic, not the addresses), so a second
+run right after the first never meets a window the first one filled. Runs
+on one machine at the same time (pytest-xdist workers, two CI jobs against
+one receiver) lease their blocks in a small file in the temporary directory:
+a block stays taken while its run lasts and one rate-limit window after, and
+other runs draw around it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import secrets
+import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from contract_tests.config import RateLimit, SuiteConfig
 
-__all__ = ["AddressPlan"]
+__all__ = ["LEASE_FILE", "AddressPlan", "Leases"]
 
 # Stay this many requests under the limit on any one address, so a receiver
 # that counts a little differently (a fixed window, a GET it also counts)
 # still never throttles the suite.
 _MARGIN = 5
+
+#: Blocks `127.B.C.0/24` with B in 1..254 and C in 0..255.
+_BLOCKS = 254 * 256
+#: How long a block stays leased when its run never says it has finished
+#: (a killed process): long enough for any run, short enough not to pile up.
+_UNFINISHED_SECONDS = 3600.0
+
+LEASE_FILE = Path(tempfile.gettempdir()) / "fakemeta-address-leases.json"
+
+_random = secrets.SystemRandom()
 
 
 def _is_loopback(url: str) -> bool:
@@ -29,18 +56,104 @@ def _is_loopback(url: str) -> bool:
     return host == "localhost" or host.startswith("127.") or host == "::1"
 
 
+def block_range(block: int) -> str:
+    """`127.B.C.1-254`: how a block is named in reports."""
+    return f"127.{1 + block // 256}.{block % 256}.1-254"
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: leases are best effort
+        yield
+        return
+    with open(path.with_suffix(".lock"), "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class Leases:
+    """Blocks taken by runs on this machine, in a JSON file {block: expiry}.
+
+    Any problem with the file (unwritable, corrupt) leaves the run with its
+    random draw alone, which already makes two runs meeting unlikely.
+    """
+
+    def __init__(self, path: Path = LEASE_FILE) -> None:
+        self.path = path
+
+    def _read(self) -> dict[int, float]:
+        try:
+            raw: Any = json.loads(self.path.read_text())
+            now = time.time()
+            return {int(k): float(v) for k, v in raw.items() if float(v) > now}
+        except (OSError, ValueError, TypeError, AttributeError):
+            return {}
+
+    def _write(self, leases: dict[int, float]) -> None:
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps({str(k): v for k, v in leases.items()}))
+        os.replace(temporary, self.path)
+
+    def take(self) -> int:
+        """A block no run on this machine holds or held within its window."""
+        try:
+            with _locked(self.path):
+                leases = self._read()
+                block = self._draw(leases)
+                leases[block] = time.time() + _UNFINISHED_SECONDS
+                self._write(leases)
+                return block
+        except OSError:
+            return _random.randrange(_BLOCKS)
+
+    def release(self, blocks: list[int], window: float) -> None:
+        """The run is over: its blocks are free again after `window` seconds."""
+        if not blocks:
+            return
+        try:
+            with _locked(self.path):
+                leases = self._read()
+                until = time.time() + window
+                for block in blocks:
+                    leases[block] = until
+                self._write(leases)
+        except OSError:
+            pass
+
+    @staticmethod
+    def _draw(taken: dict[int, float]) -> int:
+        for _ in range(64):
+            block = _random.randrange(_BLOCKS)
+            if block not in taken:
+                return block
+        free = sorted(set(range(_BLOCKS)) - set(taken))
+        return _random.choice(free) if free else _random.randrange(_BLOCKS)
+
+
 class AddressPlan:
     """Hands out source addresses, or paces requests when it cannot."""
 
-    def __init__(self, config: SuiteConfig) -> None:
+    def __init__(self, config: SuiteConfig, *, leases: Leases | None = None) -> None:
         self.spread = config.in_process or (
             isinstance(config.target, str) and _is_loopback(config.target)
         )
         self.limit: RateLimit | None = config.rate_limit
-        self._counter = 0
+        self._leases = leases if leases is not None else Leases()
         self._lock = threading.Lock()
         self._sent: deque[float] = deque()
         self.paced_seconds = 0.0
+        #: Blocks this run took, in order; addresses handed out of the last one.
+        self.blocks: list[int] = []
+        self._used_in_block = 254
+        self._fresh: set[str] = set()
+        #: What the suite did about a receiver that was already limiting it.
+        self.events: list[str] = []
+        self._closed = False
 
     @property
     def budget(self) -> int | None:
@@ -50,15 +163,54 @@ class AddressPlan:
         return max(1, self.limit.requests - _MARGIN)
 
     def fresh(self) -> str | None:
-        """A source address no request of this run has used, or None when the
-        suite cannot choose (a remote receiver)."""
+        """A source address no request of this run (nor of another run within
+        its window) has used, or None when the suite cannot choose (a remote
+        receiver)."""
         if not self.spread:
             return None
         with self._lock:
-            self._counter += 1
-            n = self._counter
-        # 127.1.0.1 onwards: clear of 127.0.0.1, which people's own tools use.
-        return f"127.{1 + n // 65024 % 254}.{n // 254 % 256}.{1 + n % 254}"
+            if self._used_in_block >= 254:
+                self.blocks.append(self._leases.take())
+                self._used_in_block = 0
+            self._used_in_block += 1
+            block = self.blocks[-1]
+            address = f"127.{1 + block // 256}.{block % 256}.{self._used_in_block}"
+            self._fresh.add(address)
+            return address
+
+    def first_use(self, address: str | None) -> bool:
+        """True once for each fresh address: whether this is its first request."""
+        with self._lock:
+            if address in self._fresh:
+                self._fresh.discard(address)
+                return True
+            return False
+
+    def already_limited(self, address: str | None, retry_after: str | None) -> None:
+        """The receiver answered 429 to a request the suite kept under the limit:
+        an earlier run (or another client) filled this address's window. On
+        loopback the caller moves to a fresh address; remotely, wait it out."""
+        if self.spread:
+            with self._lock:
+                self.events.append(
+                    f"{address} was already rate-limited on its first request (an earlier "
+                    "run's window?): the suite moved to a fresh address and did not count it "
+                    "against the receiver"
+                )
+            return
+        window = self.limit.seconds if self.limit is not None else 60.0
+        wait = window + 1
+        if retry_after is not None and retry_after.strip().isdigit():
+            wait = min(wait, float(retry_after.strip()) + 1)
+        with self._lock:
+            self.events.append(
+                "the receiver was already limiting the suite's address before the suite went "
+                f"over its limit (an earlier run's window?): the suite waited {wait:.0f} s and "
+                "did not count it against the receiver"
+            )
+            self.paced_seconds += wait
+            self._sent.clear()
+        time.sleep(wait)
 
     def before_request(self) -> None:
         """Wait, when pacing, until one more request stays under the limit."""
@@ -75,3 +227,19 @@ class AddressPlan:
                 time.sleep(wait)
                 self._sent.popleft()
             self._sent.append(time.monotonic())
+
+    def describe(self) -> str | None:
+        """The report's line about the addresses this run used."""
+        if not self.blocks:
+            return None
+        named = ", ".join(block_range(b) for b in self.blocks[:3])
+        more = f" and {len(self.blocks) - 3} more blocks" if len(self.blocks) > 3 else ""
+        return f"client addresses: {named}{more} (drawn for this run, never reused within a window)"
+
+    def close(self) -> None:
+        """Free this run's blocks once a rate-limit window has passed."""
+        if self._closed:
+            return
+        self._closed = True
+        window = self.limit.seconds if self.limit is not None else 0.0
+        self._leases.release(self.blocks, window + 1)

@@ -54,6 +54,7 @@ class _Receiver:
     phone_number_id: str | None
     probe_url: str | None
     probe_token: str | None
+    access_token: str | None
     builtin: bool
 
 
@@ -71,6 +72,7 @@ def _receiver(given: _Receiver, rate_limit: RateLimit | None) -> Iterator[_Recei
         "verify_token": given.verify_token,
         "app_secret": given.app_secret,
         "phone_number_id": given.phone_number_id,
+        "access_token": given.access_token,
     }
     with start_background(config) as running:
         click.echo(f"started the reference receiver at {running.url}", err=True)
@@ -81,6 +83,7 @@ def _receiver(given: _Receiver, rate_limit: RateLimit | None) -> Iterator[_Recei
             running.phone_number_id,
             running.probe_url,
             running.probe_token,
+            running.access_token,
             builtin=True,
         )
 
@@ -131,6 +134,12 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
     "--probe-token",
     envvar="FAKEMETA_PROBE_TOKEN",
     help="Bearer token for the probe API [env: FAKEMETA_PROBE_TOKEN].",
+)
+@click.option(
+    "--access-token",
+    envvar="WHATSAPP_ACCESS_TOKEN",
+    help="The receiver's Graph API access token, if known: SIG-3 checks that a delivery signed "
+    "with it is refused [env: WHATSAPP_ACCESS_TOKEN].",
 )
 @click.option(
     "--profile",
@@ -188,6 +197,7 @@ def check_command(
     phone_number_id: str | None,
     probe_url: str | None,
     probe_token: str | None,
+    access_token: str | None,
     profile: str,
     rate_limit_text: str,
     seed: int | None,
@@ -225,6 +235,7 @@ def check_command(
         phone_number_id,
         probe_url,
         probe_token,
+        access_token,
         builtin=url is None,
     )
     with _receiver(given, rate_limit) as receiver:
@@ -247,6 +258,7 @@ def check_command(
                 examples=examples,
                 select=select,
                 timeout=timeout,
+                access_token=receiver.access_token,
             )
             terminal = TerminalReporter()
             terminal.start(config)
@@ -276,6 +288,7 @@ def check_command(
             "verify-token": receiver.verify_token,
             "app-secret": receiver.app_secret,
             "probe-token": receiver.probe_token,
+            "access-token": receiver.access_token,
         },
     )
     terminal.finish(report)

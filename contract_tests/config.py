@@ -69,6 +69,9 @@ class SuiteConfig:
     select: tuple[str, ...] = ()
     timeout: float = 10.0
     time_limit: float = 3.0
+    #: The receiver's Graph API access token, when known: SIG-3 signs with it,
+    #: since receivers confuse it with the app secret.
+    access_token: str | None = None
 
     def __post_init__(self) -> None:
         if not self.app_secret:

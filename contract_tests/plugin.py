@@ -9,7 +9,8 @@ A host points the contract suite at its app by overriding one fixture:
     @pytest.fixture
     def fakemeta_target():
         return ContractTarget(app=create_app(), path="/webhooks/whatsapp/",
-                              probe=(clients_for, messages_for), app_secret="...",
+                              probe=(clients_for, messages_for, clients_by_user_id_for),
+                              app_secret="...",
                               verify_token="...", phone_number_id="...")
 
 and runs `pytest --fakemeta-contract`: one test per check, named
@@ -189,11 +190,12 @@ def _probe(resolved: Resolved) -> tuple[Probe | None, str | None]:
         return probe, None
     if isinstance(probe, str):
         return HttpProbe(probe, resolved.probe_token), probe
-    if isinstance(probe, tuple | list) and len(probe) == 2 and all(map(callable, probe)):
-        return CallableProbe(probe[0], probe[1]), None
+    if isinstance(probe, tuple | list) and len(probe) in (2, 3) and all(map(callable, probe)):
+        return CallableProbe(*probe), None
     raise ContractUsageError(
-        f"probe {probe!r}: expected an object with clients() and messages(), "
-        "a (clients_for, messages_for) pair of callables, or the probe API's URL"
+        f"probe {probe!r}: expected an object with clients(), clients_by_user_id() and "
+        "messages(), a (clients_for, messages_for[, clients_by_user_id_for]) tuple of "
+        "callables, or the probe API's URL"
     )
 
 
@@ -235,6 +237,7 @@ def fakemeta_config(
             rate_limit=resolved.rate_limit,
             seed=resolved.seed,
             examples=resolved.examples,
+            access_token=resolved.access_token,
         )
     except ContractUsageError as error:
         _usage_error(request, str(error))

@@ -3,7 +3,8 @@
 A receiver under test exposes a small read-only API (or, in the pytest
 plugin, the host passes Python callables). Checks ask two questions: which
 clients have this phone number, and which log entries does this message id
-have. Answers are lists of plain dicts with the protocol's keys.
+have, and (2026, business-scoped users) which clients have this user id.
+Answers are lists of plain dicts with the protocol's keys.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from contract_tests.errors import ContractUsageError
+from contract_tests.errors import ContractUsageError, Skipped
 
 __all__ = ["CallableProbe", "HttpProbe", "Probe", "ProbeError"]
 
@@ -33,25 +34,42 @@ class ProbeError(ContractUsageError):
 class Probe(Protocol):
     def clients(self, phone: str) -> list[Record]: ...
 
+    def clients_by_user_id(self, user_id: str) -> list[Record]: ...
+
     def messages(self, message_id: str) -> list[Record]: ...
 
 
 @dataclass(frozen=True)
 class CallableProbe:
-    """A probe from two Python callables (the pytest plugin's in-process form)."""
+    """A probe from Python callables (the pytest plugin's in-process form).
+
+    `clients_by_user_id_for` answers `GET /clients?user_id=`; a host that
+    gives none cannot have its business-scoped users checked (CLIENT-9,
+    CLIENT-10), and those checks say so instead of failing.
+    """
 
     clients_for: Callable[[str], list[Record]]
     messages_for: Callable[[str], list[Record]]
+    clients_by_user_id_for: Callable[[str], list[Record]] | None = None
 
     def clients(self, phone: str) -> list[Record]:
         return list(self.clients_for(phone))
+
+    def clients_by_user_id(self, user_id: str) -> list[Record]:
+        if self.clients_by_user_id_for is None:
+            raise Skipped(
+                "the probe callables give no clients by user_id: pass a third callable "
+                "(user_id -> clients) to see business-scoped users"
+            )
+        return list(self.clients_by_user_id_for(user_id))
 
     def messages(self, message_id: str) -> list[Record]:
         return list(self.messages_for(message_id))
 
 
 class HttpProbe:
-    """The HTTP probe: `GET {base}/clients?phone=` and `GET {base}/messages?id=`."""
+    """The HTTP probe: `GET {base}/clients?phone=`, `GET {base}/clients?user_id=`
+    and `GET {base}/messages?id=`."""
 
     def __init__(
         self,
@@ -70,6 +88,9 @@ class HttpProbe:
 
     def clients(self, phone: str) -> list[Record]:
         return self._get("clients", {"phone": phone})
+
+    def clients_by_user_id(self, user_id: str) -> list[Record]:
+        return self._get("clients", {"user_id": user_id})
 
     def messages(self, message_id: str) -> list[Record]:
         return self._get("messages", {"id": message_id})

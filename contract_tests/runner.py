@@ -25,6 +25,7 @@ from simulator.handshake import handshake
 from simulator.targets import Target, target_for
 
 __all__ = [
+    "address_notes",
     "check_selection",
     "not_applicable",
     "open_target",
@@ -70,6 +71,8 @@ def selected_checks(config: SuiteConfig) -> list[Check]:
 def not_applicable(check: Check, config: SuiteConfig) -> str | None:
     """Why `check` does not run under this configuration, or None when it does."""
     requirement = check.requirement
+    if config.profile == "meta" and requirement.strict_only:
+        return "the seed's exact status codes: checked under --profile strict only"
     if config.profile == "meta" and requirement.level != "MUST":
         return "a SHOULD requirement: not checked under --profile meta"
     if "rate_limit" in requirement.needs and config.rate_limit is None:
@@ -170,6 +173,14 @@ def run_check(
     )
 
 
+def address_notes(addresses: AddressPlan) -> list[str]:
+    """What the report says about the client addresses a run used."""
+    notes = []
+    if (described := addresses.describe()) is not None:
+        notes.append(described)
+    return notes + addresses.events
+
+
 def run(
     config: SuiteConfig,
     *,
@@ -187,16 +198,20 @@ def run(
     addresses = AddressPlan(config)
     nonce = new_run_nonce()
     started = time.monotonic()
-    with open_target(config) if target is None else nullcontext(target) as target:
-        # Reachability first: an unreachable receiver is a usage error (exit
-        # 2), not 27 failed requirements.
-        handshake(target, config.verify_token, source_ip=addresses.fresh())
-        for check in checks:
-            result = run_check(check, config, target, addresses, nonce)
-            report.results.append(result)
-            if on_result is not None:
-                on_result(result)
+    try:
+        with open_target(config) if target is None else nullcontext(target) as target:
+            # Reachability first: an unreachable receiver is a usage error
+            # (exit 2), not 33 failed requirements.
+            handshake(target, config.verify_token, source_ip=addresses.fresh())
+            for check in checks:
+                result = run_check(check, config, target, addresses, nonce)
+                report.results.append(result)
+                if on_result is not None:
+                    on_result(result)
+    finally:
+        addresses.close()
     report.duration = time.monotonic() - started
+    report.notes.extend(address_notes(addresses))
     if not addresses.spread and config.rate_limit is not None:
         report.notes.append(
             f"the receiver is not on loopback: the suite paced itself under {config.rate_limit} "

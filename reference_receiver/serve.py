@@ -5,7 +5,7 @@
     with start_background({"phone_number_id": "106540352242922"}) as running:
         running.url        # http://127.0.0.1:<port>/api/integrations/webhooks/whatsapp/
         running.probe_url  # http://127.0.0.1:<port>/_fakemeta/probe
-        running.app_secret, running.verify_token, running.probe_token
+        running.app_secret, running.verify_token, running.probe_token, running.access_token
 
 `start_background(config)` migrates a fresh SQLite database in a temporary
 directory, creates a company and a connected WhatsApp account for the phone
@@ -15,7 +15,8 @@ port 0 (a free port), in a daemon thread. Config keys, all optional:
 - `verify_token`, `app_secret`, `probe_token`: generated when absent or empty;
   read them back from the returned object.
 - `phone_number_id` (default "106540352242922"), `display_phone_number`
-  (default "15550783881"): the connected account.
+  (default "15550783881"), `access_token` (generated when absent): the
+  connected account.
 - `rate_limit`: "100/60" (default) or "off". The key is the socket's client
   address, so requests from different 127.0.0.0/8 source addresses are
   limited separately.
@@ -85,6 +86,7 @@ class Running:
     settings: Settings
     phone_number_id: str
     display_phone_number: str
+    access_token: str  # the connected account's Graph API token (stored encrypted)
     _server: BaseWSGIServer = field(repr=False)
     _thread: threading.Thread = field(repr=False)
     _directory: Path = field(repr=False)
@@ -173,13 +175,14 @@ def start_background(config: Mapping[str, Any] | None = None) -> Running:
         state = receiver_state(app)
         phone_number_id = _value(config, "phone_number_id", DEFAULT_PHONE_NUMBER_ID)
         display = _value(config, "display_phone_number", DEFAULT_DISPLAY_PHONE_NUMBER)
+        access_token = _value(config, "access_token", secrets.token_urlsafe(32))
         add_account(
             state.sessions,
             state.cipher,
             company="fakemeta",
             phone_number_id=phone_number_id,
             phone_number=display,
-            access_token=secrets.token_urlsafe(32),
+            access_token=access_token,
         )
         server = make_server(
             _value(config, "host", "127.0.0.1"),
@@ -202,6 +205,7 @@ def start_background(config: Mapping[str, Any] | None = None) -> Running:
         settings=settings,
         phone_number_id=phone_number_id,
         display_phone_number=display,
+        access_token=access_token,
         _server=server,
         _thread=thread,
         _directory=directory,

@@ -38,8 +38,10 @@ __all__ = [
     "describe_difference",
     "expect_logged_once",
     "expect_no_client",
+    "expect_no_user_client",
     "expect_not_logged",
     "expect_one_client",
+    "expect_one_user_client",
     "outbound_id",
     "reply_to_business",
     "settled",
@@ -134,7 +136,8 @@ def expect_logged_once(
     message_id = message["id"]
     records = settled(lambda: ctx.logged(message_id), timeout=None if settle else 0)
     expected = (
-        f"exactly one log entry for {message_id} (from {message.get('from')}, type "
+        f"exactly one log entry for {message_id} "
+        f"(from {message.get('from') or message.get('from_user_id')}, type "
         f"{message['type']!r}, account {ctx.account.phone_number_id})"
     )
     if not records:
@@ -150,15 +153,17 @@ def expect_logged_once(
             expected=expected,
             exchange=exchange,
         )
-    wrong = _mismatches(
-        records[0],
-        {
-            "id": message_id,
-            "from": message.get("from"),
-            "type": message["type"],
-            "account": ctx.account.phone_number_id,
-        },
-    )
+    wanted = {"id": message_id, "type": message["type"], "account": ctx.account.phone_number_id}
+    if "from" in message:
+        wanted["from"] = message["from"]
+    wrong = _mismatches(records[0], wanted)
+    # A business-scoped user without a number: `from` may be null or the user id.
+    if "from" not in message and records[0].get("from") not in (
+        None,
+        "",
+        message.get("from_user_id"),
+    ):
+        wrong.append(f"from {records[0].get('from')!r} (expected null or the from_user_id)")
     if wrong:
         ctx.fail(
             f"{what} was logged with " + ", ".join(wrong) + f": {_show(records)}",
@@ -211,6 +216,77 @@ def expect_one_client(
             exchange=exchange,
         )
     return record
+
+
+def expect_one_user_client(
+    ctx: CheckContext,
+    customer: Customer,
+    what: str,
+    *,
+    exchange: Exchange,
+    phone: str | None = None,
+    any_phone: bool = False,
+) -> Record:
+    """Exactly one client for `customer`'s business-scoped user id: that user id,
+    source whatsapp, this account, the profile name, and `phone` (default the
+    customer's number; null or empty where it has none; anything with
+    `any_phone`)."""
+    user_id = customer.user_id or ""
+    phone = phone if phone is not None else customer.wa_id
+    records = settled(lambda: ctx.clients_by_user_id(user_id))
+    expected = (
+        f"exactly one client: user_id {user_id}, phone {phone or 'null'}, source 'whatsapp', "
+        f"name {customer.name!r}, account {ctx.account.phone_number_id}"
+    )
+    if not records:
+        ctx.fail(
+            f"{what}: the probe lists no client for user_id {user_id} after {SETTLE_SECONDS:g} s",
+            expected=expected,
+            exchange=exchange,
+        )
+    if len(records) > 1:
+        ctx.fail(
+            f"{what}: the probe lists {len(records)} clients for user_id {user_id}: "
+            f"{_show(records)}",
+            expected=expected,
+            exchange=exchange,
+        )
+    record = records[0]
+    wrong = _mismatches(
+        record,
+        {
+            "user_id": user_id,
+            "source": "whatsapp",
+            "account": ctx.account.phone_number_id,
+            "name": customer.name,
+        },
+    )
+    if any_phone:
+        pass
+    elif phone is not None and record.get("phone") != phone:
+        wrong.append(f"phone {record.get('phone')!r} (expected {phone!r})")
+    elif phone is None and record.get("phone") not in (None, ""):
+        wrong.append(f"phone {record.get('phone')!r} (expected null: the user sent no number)")
+    if wrong:
+        ctx.fail(
+            f"{what}: the client for user_id {user_id} has " + ", ".join(wrong) + f": "
+            f"{_show(records)}",
+            expected=expected,
+            exchange=exchange,
+        )
+    return record
+
+
+def expect_no_user_client(
+    ctx: CheckContext, user_id: str, what: str, *, exchange: Exchange
+) -> None:
+    records = ctx.clients_by_user_id(user_id)
+    if records:
+        ctx.fail(
+            f"{what}, yet the probe lists a client for user_id {user_id}: {_show(records)}",
+            expected=f"no client for user_id {user_id}",
+            exchange=exchange,
+        )
 
 
 def expect_no_client(ctx: CheckContext, phone: str, what: str, *, exchange: Exchange) -> None:

@@ -42,7 +42,9 @@ def _limit(ctx: CheckContext) -> RateLimit:
     return limit
 
 
-def _request(ctx: CheckContext, source_ip: str | None) -> Exchange:
+def _request(
+    ctx: CheckContext, source_ip: str | None, headers: tuple[tuple[str, str], ...] = ()
+) -> Exchange:
     """One signed status delivery for a fresh message id, from `source_ip`.
 
     Never paced: where the suite cannot choose its address it would
@@ -51,7 +53,22 @@ def _request(ctx: CheckContext, source_ip: str | None) -> Exchange:
     recipient = ctx.customer("Rate Limit")
     status = delivered(ids.wamid(recipient.wa_id or "", inbound=False, rng=ctx.rng), recipient)
     delivery = ctx.signed(statuses_payload(ctx.account, status))
+    for name, value in headers:
+        delivery = delivery.with_header(name, value)
     return ctx.post(delivery, source_ip=source_ip, paced=False)
+
+
+def _first_request(ctx: CheckContext, address: str | None) -> tuple[str | None, Exchange]:
+    """The first request from a fresh address, moving on from addresses an
+    earlier run left limited (their first request is already a 429)."""
+    for _ in range(3):
+        exchange = _request(ctx, address)
+        fresh = ctx.addresses.first_use(address)
+        if exchange.status != _TOO_MANY or not (fresh and ctx.addresses.spread):
+            break
+        ctx.addresses.already_limited(address, exchange.response.header("Retry-After"))
+        address = ctx.fresh_address()
+    return address, exchange
 
 
 def _own_window(ctx: CheckContext) -> str | None:
@@ -88,10 +105,11 @@ def _limited_or_skip(ctx: CheckContext, address: str | None) -> Exchange:
 def request_over_the_limit_is_refused(ctx: CheckContext) -> None:
     """From one client IP, N requests inside the window are served and request N+1 gets 429."""
     limit = _limit(ctx)
-    address = _own_window(ctx)
     started = time.monotonic()
+    address, exchange = _first_request(ctx, _own_window(ctx))
     for number in range(1, limit.requests + 1):
-        exchange = _request(ctx, address)
+        if number > 1:
+            exchange = _request(ctx, address)
         if exchange.status == _TOO_MANY:
             ctx.fail(
                 f"request {number} of {limit.requests} from {address or 'one address'} was "
@@ -127,8 +145,7 @@ def limit_is_per_address(ctx: CheckContext) -> None:
         )
     limited = ctx.fresh_address()
     _limited_or_skip(ctx, limited)
-    other = ctx.fresh_address()
-    exchange = _request(ctx, other)
+    other, exchange = _first_request(ctx, ctx.fresh_address())
     if exchange.status == _TOO_MANY:
         ctx.fail(
             f"the first request from {other} was answered 429 while {limited} was limited",
@@ -171,3 +188,43 @@ def limited_answer_carries_retry_after(ctx: CheckContext) -> None:
             "(RFC 9110: Retry-After = HTTP-date / delay-seconds)",
             exchange=exchange,
         )
+
+
+def _spoofed(ctx: CheckContext, number: int) -> str:
+    """A different public-looking client address for every request (never contacted)."""
+    first, second = ctx.rng.randint(11, 99), ctx.rng.randint(0, 255)
+    return f"{first}.{second}.{number // 256 % 256}.{number % 256}"
+
+
+@check("RATE-4", last=True)
+def forged_forwarded_for_does_not_escape_the_limit(ctx: CheckContext) -> None:
+    """One client sending its own X-Forwarded-For, a new address each time, is still limited."""
+    limit = _limit(ctx)
+    address = _own_window(ctx)
+    started = time.monotonic()
+    for number in range(1, limit.requests + 2):
+        forged = (("X-Forwarded-For", _spoofed(ctx, number)),)
+        exchange = _request(ctx, address, forged)
+        if exchange.status == _TOO_MANY:
+            return
+    elapsed = time.monotonic() - started
+    if elapsed >= limit.seconds:
+        raise Skipped(
+            f"the {limit.requests + 1} requests took {elapsed:.0f} s, longer than the "
+            f"{limit.seconds:g}-s window: the receiver was too slow to judge its limit"
+        )
+    # No 429: the receiver keys on the forged header, or does not limit at all.
+    if _burst_until_limited(ctx, _own_window(ctx)) is None:
+        raise Skipped(
+            f"{limit.requests + 1} requests from one address were all served even without "
+            "X-Forwarded-For, so there is no limit to escape (RATE-1 reports the missing limit)"
+        )
+    ctx.fail(
+        f"{limit.requests + 1} requests from {address or 'one address'}, each with its own "
+        f"X-Forwarded-For, were all served in {elapsed:.1f} s, while the same number without "
+        "the header got a 429: the limit keys on a header any client can set",
+        expected=f"HTTP 429 by request {limit.requests + 1}: the limit keys on the socket address "
+        "(or on the address a trusted proxy appends, the rightmost hops), never on what the "
+        "client writes",
+        exchange=exchange,
+    )

@@ -46,6 +46,12 @@ FAULTS = frozenset(
         "client_for_status_recipient",  # CLIENT-7: the status recipient becomes a client
         "nfc_text",  # CLIENT-8: NFC-normalises what it stores
         "strip_text",  # CLIENT-8: strips surrounding whitespace
+        "phone_keyed_clients",  # CLIENT-9: clients keyed by `from` alone (phone-less users merge)
+        "crash_without_from",  # CLIENT-9: message["from"]: 500 for a user with no number
+        "user_id_not_attached",  # CLIENT-9: a client found by number never gets the user id
+        "ignores_number_change",  # CLIENT-10: user_changed_number only logged
+        "ignores_user_id_change",  # CLIENT-10: user_changed_user_id only logged
+        "keys_on_forwarded_for",  # RATE-4: the limit keys on X-Forwarded-For when sent
         "never_limits",  # RATE-1
         "global_limit",  # RATE-2: one window for every client
         "no_retry_after",  # RATE-3
@@ -102,7 +108,7 @@ class MemoryReceiver:
         self._last_id: str | None = None
         self.app = Flask(f"memory_receiver_{id(self)}")
         self.app.add_url_rule(PATH, "webhook", self._webhook, methods=["GET", "POST"])
-        self.probe = CallableProbe(self._clients_for, self._messages_for)
+        self.probe = CallableProbe(self._clients_for, self._messages_for, self._users_for)
 
     def config(self, **overrides: Any) -> SuiteConfig:
         settings: dict[str, Any] = {
@@ -124,6 +130,10 @@ class MemoryReceiver:
         with self._lock:
             return [dict(c) for c in self.clients if c["phone"] == phone]
 
+    def _users_for(self, user_id: str) -> list[Record]:
+        with self._lock:
+            return [dict(c) for c in self.clients if c["user_id"] == user_id]
+
     def _messages_for(self, message_id: str) -> list[Record]:
         with self._lock:
             return [dict(x) for x in self.logs if x["id"] == message_id]
@@ -135,6 +145,8 @@ class MemoryReceiver:
             return None
         requests, window = self.rate_limit
         key = "everyone" if "global_limit" in self.faults else (request.remote_addr or "")
+        if "keys_on_forwarded_for" in self.faults:
+            key = request.headers.get("X-Forwarded-For", key).split(",")[0].strip()
         now = time.monotonic()
         with self._lock:
             hits = self._hits[key]
@@ -195,7 +207,12 @@ class MemoryReceiver:
                 ):
                     continue
                 contacts = value.get("contacts", [])
-                names = {c.get("wa_id"): c.get("profile", {}).get("name") for c in contacts}
+                names = {
+                    key: c.get("profile", {}).get("name")
+                    for c in contacts
+                    for key in (c.get("wa_id"), c.get("user_id"))
+                    if key
+                }
                 if contacts and "first_contact_name" in self.faults:
                     first = contacts[0].get("profile", {}).get("name")
                     names = dict.fromkeys(names, first)
@@ -207,7 +224,10 @@ class MemoryReceiver:
                         self.faults
                     ):
                         return Response("unknown type", 500)
-                    self._message(message, names.get(message.get("from")))
+                    if "crash_without_from" in self.faults:
+                        message["from"].strip()
+                    name = names.get(message.get("from")) or names.get(message.get("from_user_id"))
+                    self._message(message, name)
         return Response("EVENT_RECEIVED", 200)
 
     def _message(self, message: dict[str, Any], name: str | None) -> None:
@@ -228,14 +248,38 @@ class MemoryReceiver:
             self.logs.append(
                 {
                     "id": message["id"],
-                    "from": message.get("from"),
+                    "from": message.get("from") or message.get("from_user_id"),
                     "type": message["type"],
                     "text": text,
                     "account": PHONE_NUMBER_ID,
                 }
             )
-        if message["type"] not in _CLIENTLESS:
-            self._client(message.get("from"), name, "client_per_message" in self.faults)
+        phone, user_id = message.get("from"), message.get("from_user_id")
+        if "phone_keyed_clients" in self.faults:
+            user_id = None
+        if message["type"] == "system":
+            self._identity_change(phone, user_id, message.get("system", {}))
+        elif message["type"] not in _CLIENTLESS:
+            self._client(phone, name, "client_per_message" in self.faults, user_id)
+
+    def _find(self, phone: str | None, user_id: str | None) -> list[Record]:
+        by_user = [c for c in self.clients if user_id and c["user_id"] == user_id]
+        return by_user or [
+            c
+            for c in self.clients
+            if c["phone"] == phone and (phone or "phone_keyed_clients" in self.faults)
+        ]
+
+    def _identity_change(self, phone: str | None, user_id: str | None, system: Any) -> None:
+        kind = system.get("type")
+        with self._lock:
+            found = self._find(phone, user_id)
+            if not found:
+                return
+            if kind == "user_changed_number" and "ignores_number_change" not in self.faults:
+                found[0]["phone"] = system.get("wa_id")
+            if kind == "user_changed_user_id" and "ignores_user_id_change" not in self.faults:
+                found[0]["user_id"] = system.get("user_id")
 
     def _seen(self, message_id: str) -> bool:
         if self.faults & {"log_redeliveries", "dedupe_by_body", "racy_dedupe"}:
@@ -244,15 +288,22 @@ class MemoryReceiver:
             return message_id == self._last_id
         return any(x["id"] == message_id for x in self.logs)
 
-    def _client(self, phone: str | None, name: str | None, always: bool) -> None:
+    def _client(
+        self, phone: str | None, name: str | None, always: bool, user_id: str | None = None
+    ) -> None:
         if "racy_find_or_create" in self.faults:
-            always = always or not any(c["phone"] == phone for c in self.clients)
+            always = always or not self._find(phone, user_id)
             time.sleep(0.01)  # another request may create it meanwhile
         with self._lock:
-            found = [c for c in self.clients if c["phone"] == phone]
+            found = self._find(phone, user_id)
             if found and not always:
-                found[0]["name"] = name or found[0]["name"]
+                client = found[0]
+                client["name"] = name or client["name"]
+                if "user_id_not_attached" not in self.faults:
+                    client["user_id"] = client["user_id"] or user_id
+                    client["phone"] = client["phone"] or phone
                 return
             self.clients.append(
-                {"phone": phone, "name": name, "source": "whatsapp", "account": PHONE_NUMBER_ID}
-            )
+                {"phone": phone, "user_id": user_id, "name": name, "source": "whatsapp",
+                 "account": PHONE_NUMBER_ID}
+            )  # fmt: skip

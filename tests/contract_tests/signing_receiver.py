@@ -44,7 +44,8 @@ __all__ = [
 
 PATH = "/webhook"
 APP_SECRET = "signing-secret-0123"
-VERIFY_TOKEN = "signing-token"
+VERIFY_TOKEN = "signing-token-Abc"
+ACCESS_TOKEN = "EAAGm0PX4ZCpsBAaccess"
 PHONE_NUMBER_ID = "106540352242922"
 
 BUGS = frozenset(
@@ -60,7 +61,14 @@ BUGS = frozenset(
         "any_algorithm",  # "<algo>=<hex>" with hashlib.new(algo)
         "first_32",  # compares the first 32 hex digits only
         "startswith",  # expected.startswith(provided): a truncated digest passes
-        "status_403",  # refuses a bad signature with 403 instead of 401
+        "status_403",  # refuses a bad signature with 403 instead of 401 (pywa's answer)
+        "handshake_401",  # refuses a bad handshake with 401 instead of 403
+        "verify_token_as_secret",  # also accepts an HMAC keyed with the verify token
+        "access_token_as_secret",  # also accepts an HMAC keyed with the access token
+        "token_startswith",  # the token compared as a prefix: the first half passes
+        "token_extension",  # given.startswith(token): the token plus anything passes
+        "token_ignores_case",  # the token compared case-insensitively
+        "token_stripped",  # the given token stripped of whitespace before comparing
         "stores_before_verifying",  # processes, then verifies and answers 401
         "unguarded_json",  # json.loads without try: 500 on bodies Python cannot parse
         "naive_envelope",  # envelope["entry"][...]["changes"]...: 500 on odd shapes
@@ -99,7 +107,8 @@ class SigningReceiver:
             "probe": self.probe,
             "seed": 11,
             "examples": 5,
-            "select": ("SIG", "ROBUST", "TIME"),
+            "select": ("VERIFY", "SIG", "ROBUST", "TIME", "CODE"),
+            "access_token": ACCESS_TOKEN,
         }
         settings.update(overrides)
         return SuiteConfig(**settings)
@@ -119,9 +128,11 @@ class SigningReceiver:
     def _webhook(self) -> Response:
         if request.method == "GET":
             args = request.args
-            if args.get("hub.mode") == "subscribe" and args.get("hub.verify_token") == VERIFY_TOKEN:
+            if args.get("hub.mode") == "subscribe" and self._token_matches(
+                args.get("hub.verify_token")
+            ):
                 return Response(args.get("hub.challenge", ""), 200, mimetype="text/plain")
-            return Response("forbidden", 403)
+            return Response("forbidden", 401 if "handshake_401" in self.bugs else 403)
         raw = request.get_data()
         with self._lock:
             self.requests.append((request.method, raw))
@@ -149,6 +160,19 @@ class SigningReceiver:
                     change["value"]["metadata"]["phone_number_id"].strip()
         self._process(envelope)
         return Response("EVENT_RECEIVED", 200)
+
+    def _token_matches(self, given: str | None) -> bool:
+        if not given:
+            return False
+        if "token_startswith" in self.bugs:
+            return VERIFY_TOKEN.startswith(given)
+        if "token_extension" in self.bugs:
+            return given.startswith(VERIFY_TOKEN)
+        if "token_ignores_case" in self.bugs:
+            return given.lower() == VERIFY_TOKEN.lower()
+        if "token_stripped" in self.bugs:
+            return given.strip() == VERIFY_TOKEN
+        return hmac.compare_digest(given, VERIFY_TOKEN)
 
     def _signed_bytes(self, raw: bytes) -> bytes:
         if "reserialise_dumps" in self.bugs:
@@ -192,6 +216,12 @@ class SigningReceiver:
             return provided[:32] == expected[:32]
         if "startswith" in self.bugs:
             return expected.startswith(provided)
+        confused = {"verify_token_as_secret": VERIFY_TOKEN, "access_token_as_secret": ACCESS_TOKEN}
+        for bug, other in confused.items():
+            if bug in self.bugs:
+                digest = hmac.new(other.encode(), raw, hashlib.sha256).hexdigest()
+                if hmac.compare_digest(provided, digest):
+                    return True
         return hmac.compare_digest(provided, expected)
 
     def _process(self, envelope: Any) -> None:
@@ -232,14 +262,17 @@ class SigningReceiver:
 
 #: The requirements these checks cover.
 FAMILY_IDS = (
+    *(f"VERIFY-{n}" for n in range(1, 6)),
     *(f"SIG-{n}" for n in range(1, 8)),
     *(f"ROBUST-{n}" for n in range(1, 4)),
     "TIME-1",
+    "CODE-1",
+    "CODE-2",
 )
 
 
 def outcomes(report: Report) -> dict[str, str]:
-    """The outcome of every SIG, ROBUST and TIME requirement."""
+    """The outcome of every VERIFY, SIG, ROBUST, TIME and CODE requirement."""
     return {r.requirement.id: r.outcome for r in report.requirements(FAMILY_IDS)}
 
 

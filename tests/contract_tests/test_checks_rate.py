@@ -14,7 +14,7 @@ from contract_tests.report import Report
 from contract_tests.runner import run
 from reference_receiver.serve import Running, start_background
 
-RATE_IDS = ["RATE-1", "RATE-2", "RATE-3"]
+RATE_IDS = ["RATE-1", "RATE-2", "RATE-3", "RATE-4"]
 LIMIT = RateLimit(10, 60)
 
 
@@ -48,7 +48,7 @@ def test_the_reference_receiver_passes_every_rate_requirement(reference: Running
     report = run(reference_config(reference, LIMIT))
     assert outcomes(report) == dict.fromkeys(RATE_IDS, "passed"), details(report)
     # N+1 from the burst, then RATE-2's other address and its look back at the first.
-    assert len(report.results) == 3
+    assert len(report.results) == 4
 
 
 def test_rate_requirements_are_skipped_when_no_limit_is_expected(reference: Running) -> None:
@@ -68,9 +68,12 @@ def test_a_remote_receiver_is_limited_from_the_suites_own_address(
     limit = RateLimit(5, 1)
     with start_background({"rate_limit": str(limit)}) as running:
         report = run(reference_config(running, limit))
-    assert outcomes(report) == {"RATE-1": "passed", "RATE-2": "skipped", "RATE-3": "passed"}, (
-        details(report)
-    )
+    assert outcomes(report) == {
+        "RATE-1": "passed",
+        "RATE-2": "skipped",
+        "RATE-3": "passed",
+        "RATE-4": "passed",
+    }, details(report)
     (skipped,) = [r for r in report.results if r.outcome == "skipped"]
     assert "cannot choose a second client address" in skipped.detail
 
@@ -87,29 +90,34 @@ def test_the_memory_receiver_limiting_per_address_passes() -> None:
     [
         pytest.param(
             MemoryReceiver("never_limits", rate_limit=(10, 60)),
-            {"RATE-1": "failed", "RATE-2": "skipped", "RATE-3": "skipped"},
+            {"RATE-1": "failed", "RATE-2": "skipped", "RATE-3": "skipped", "RATE-4": "skipped"},
             id="never limits",
         ),
         pytest.param(
             MemoryReceiver(rate_limit=(9, 60)),
-            {"RATE-1": "failed", "RATE-2": "passed", "RATE-3": "passed"},
+            {"RATE-1": "failed", "RATE-2": "passed", "RATE-3": "passed", "RATE-4": "passed"},
             id="limits one request too early",
         ),
         pytest.param(
             MemoryReceiver(rate_limit=(11, 60)),
             # N+1 requests bound every burst: no 429 comes, nothing to judge.
-            {"RATE-1": "failed", "RATE-2": "skipped", "RATE-3": "skipped"},
+            {"RATE-1": "failed", "RATE-2": "skipped", "RATE-3": "skipped", "RATE-4": "skipped"},
             id="limits one request too late",
         ),
         pytest.param(
             MemoryReceiver("global_limit", rate_limit=(10, 60)),
-            {"RATE-1": "passed", "RATE-2": "failed", "RATE-3": "passed"},
+            {"RATE-1": "passed", "RATE-2": "failed", "RATE-3": "passed", "RATE-4": "passed"},
             id="one limit for every address",
         ),
         pytest.param(
             MemoryReceiver("no_retry_after", rate_limit=(10, 60)),
-            {"RATE-1": "passed", "RATE-2": "passed", "RATE-3": "failed"},
+            {"RATE-1": "passed", "RATE-2": "passed", "RATE-3": "failed", "RATE-4": "passed"},
             id="429 without Retry-After",
+        ),
+        pytest.param(
+            MemoryReceiver("keys_on_forwarded_for", rate_limit=(10, 60)),
+            {"RATE-1": "passed", "RATE-2": "passed", "RATE-3": "passed", "RATE-4": "failed"},
+            id="limit keyed on a forged X-Forwarded-For",
         ),
     ],
 )

@@ -14,7 +14,7 @@ from contract_tests.report import Report
 from contract_tests.runner import run
 from reference_receiver.serve import Running
 
-CLIENT_IDS = [f"CLIENT-{n}" for n in range(1, 9)]
+CLIENT_IDS = [f"CLIENT-{n}" for n in range(1, 11)]
 
 
 def outcomes(report: Report, ids: list[str] = CLIENT_IDS) -> dict[str, str]:
@@ -92,13 +92,20 @@ def test_the_memory_receiver_without_faults_passes() -> None:
         # Batches and several messages per delivery are all over the family.
         ("first_message_only", {"CLIENT-5", "CLIENT-4"}, {"CLIENT-1", "CLIENT-7", "CLIENT-8"}),
         ("first_entry_only", {"CLIENT-5", "CLIENT-4"}, set(CLIENT_IDS) - {"CLIENT-5", "CLIENT-4"}),
-        ("first_contact_name", {"CLIENT-5"}, set(CLIENT_IDS) - {"CLIENT-5"}),
+        # Every sender named after contacts[0]: CLIENT-9's batch of users too.
+        ("first_contact_name", {"CLIENT-5", "CLIENT-9"}, set(CLIENT_IDS[:8]) - {"CLIENT-5"}),
         ("crash_on_unknown_type", {"CLIENT-6"}, set(CLIENT_IDS) - {"CLIENT-6"}),
         # CLIENT-5's batch holds a status change, so it is not acknowledged either.
         ("crash_on_status", {"CLIENT-7", "CLIENT-5"}, set(CLIENT_IDS) - {"CLIENT-7", "CLIENT-5"}),
         ("client_for_status_recipient", {"CLIENT-7"}, set(CLIENT_IDS) - {"CLIENT-7"}),
         ("nfc_text", {"CLIENT-8"}, set(CLIENT_IDS) - {"CLIENT-8"}),
         ("strip_text", {"CLIENT-8"}, set(CLIENT_IDS) - {"CLIENT-8"}),
+        # 2026 identities: phone-less users merged into one client, or a crash on them.
+        ("phone_keyed_clients", {"CLIENT-9", "CLIENT-10"}, set(CLIENT_IDS[:8])),
+        ("crash_without_from", {"CLIENT-9", "CLIENT-10"}, set(CLIENT_IDS[:8])),
+        ("user_id_not_attached", {"CLIENT-9"}, set(CLIENT_IDS) - {"CLIENT-9"}),
+        ("ignores_number_change", {"CLIENT-10"}, set(CLIENT_IDS) - {"CLIENT-10"}),
+        ("ignores_user_id_change", {"CLIENT-10"}, set(CLIENT_IDS) - {"CLIENT-10"}),
     ],
 )
 def test_a_broken_receiver_fails_the_requirement_it_breaks(

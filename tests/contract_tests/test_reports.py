@@ -77,7 +77,7 @@ def _failed() -> CheckResult:
 
 
 def _report() -> Report:
-    """27 requirements: 25 passed, 1 failed (VERIFY-2), 1 skipped (CLIENT-1)."""
+    """32 requirements: 30 passed, 1 failed (VERIFY-2), 1 skipped (CLIENT-1)."""
     report = Report("http://127.0.0.1:9/hook", "strict", 7, duration=1.5)
     for requirement in REQUIREMENTS:
         if requirement == "VERIFY-2":
@@ -108,7 +108,7 @@ def _terminal(report: Report, *, color: bool) -> str:
 
 
 def test_summary_line_counts_requirements() -> None:
-    assert summary_line(_report()) == "27 requirements: 25 passed, 1 failed, 1 skipped"
+    assert summary_line(_report()) == "32 requirements: 30 passed, 1 failed, 1 skipped"
 
 
 def test_plain_terminal_has_progress_table_failure_and_summary() -> None:
@@ -133,7 +133,7 @@ def test_plain_terminal_has_progress_table_failure_and_summary() -> None:
     assert "HTTP 200 in 2.5 ms" in failure
     assert f"reproduce  {REPRODUCE}" in failure
     assert out.rstrip().endswith(
-        "27 requirements: 25 passed, 1 failed, 1 skipped in 1.5 s\nnote: the suite paced itself"
+        "32 requirements: 30 passed, 1 failed, 1 skipped in 1.5 s\nnote: the suite paced itself"
     )
 
 
@@ -154,7 +154,7 @@ def test_colour_terminal_uses_ansi_and_shows_markup_literally() -> None:
     assert "[bold]markup[/bold]" in plain
     assert "VERIFY-2" in plain
     assert REPRODUCE in plain
-    assert "27 requirements: 25 passed, 1 failed, 1 skipped" in plain
+    assert "32 requirements: 30 passed, 1 failed, 1 skipped" in plain
 
 
 def test_terminal_falls_back_to_ascii_marks_on_a_narrow_encoding() -> None:
@@ -185,7 +185,7 @@ def test_junit_is_valid_xml_with_one_testcase_per_check() -> None:
     assert root.tag == "testsuites"
     suite = root.find("testsuite")
     assert suite is not None
-    assert suite.get("tests") == "27"
+    assert suite.get("tests") == "32"
     assert suite.get("failures") == "1"
     assert suite.get("skipped") == "1"
     assert suite.get("errors") == "0"
@@ -236,7 +236,7 @@ def test_html_is_one_self_contained_page_with_the_matrix_and_failures() -> None:
     assert 'id="failure-1"' in page
     assert "HTTP 403 (any 4xx under --profile meta)" in page
     assert REPRODUCE in page
-    assert "27 requirements: 25 passed, 1 failed, 1 skipped" in page
+    assert "32 requirements: 30 passed, 1 failed, 1 skipped" in page
     # Nothing external and nothing that runs.
     assert not re.search(r"<(script|link|img|iframe|object)\b", page, re.IGNORECASE)
     assert not re.search(r"\b(src|href)\s*=\s*[\"']?(https?:)?//", page, re.IGNORECASE)

@@ -17,9 +17,13 @@ DESIGN = Path(__file__).resolve().parents[3] / "shared" / "DESIGN.md"
 
 @pytest.mark.skipif(not DESIGN.is_file(), reason="../shared/DESIGN.md is not beside the project")
 def test_ids_and_levels_are_designs_exactly() -> None:
-    rows = re.findall(r"^\| ([A-Z]+-\d+) \| (MUST|SHOULD) \|", DESIGN.read_text(), re.MULTILINE)
+    rows = re.findall(
+        r"^\| ([A-Z]+-\d+) \| (MUST|SHOULD)( \(strict\))? \|", DESIGN.read_text(), re.MULTILINE
+    )
     assert rows, "the requirement table was not found in DESIGN.md"
-    assert [(r.id, r.level) for r in REQUIREMENTS.values()] == rows
+    assert [(r.id, r.level, r.strict_only) for r in REQUIREMENTS.values()] == [
+        (id, level, bool(strict)) for id, level, strict in rows
+    ]
 
 
 def test_every_requirement_has_a_check_and_every_check_a_description() -> None:

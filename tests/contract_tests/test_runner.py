@@ -24,7 +24,7 @@ def _selected(*terms: str) -> set[str]:
 def test_families_and_ids_match_exactly_names_by_substring() -> None:
     rate = _selected("RATE")
     assert rate
-    assert {i.split("::")[0] for i in rate} == {"RATE-1", "RATE-2", "RATE-3"}
+    assert {i.split("::")[0] for i in rate} == {"RATE-1", "RATE-2", "RATE-3", "RATE-4"}
     assert {i.split("::")[0] for i in _selected("SIG-2")} == {"SIG-2"}
     assert _selected("unsigned") == {"SIG-2::unsigned_delivery_is_refused"}
     assert {i.split("::")[0] for i in _selected("client-8")} == {"CLIENT-8"}
