@@ -279,4 +279,16 @@ def summary_lines(pytest_config: pytest.Config) -> list[str]:
         f"requirements: {counts['passed']} passed, {counts['failed']} failed, "
         f"{counts['skipped']} skipped"
     )
+    from contract_tests.runner import address_notes  # lazily: see registered_checks
+
+    for plan in state.addresses.values():
+        lines += [f"note: {note}" for note in address_notes(plan)]
     return lines
+
+
+def close_contract_session(pytest_config: pytest.Config) -> None:
+    """Free the session's client addresses once a rate-limit window has passed."""
+    state = pytest_config.stash.get(_SESSION, None)
+    if state is not None:
+        for plan in state.addresses.values():
+            plan.close()

@@ -35,6 +35,12 @@ __all__ = ["CheckContext"]
 
 T = TypeVar("T")
 
+#: How often one request, and one run, moves on from an address that was
+#: limited before its first request: beyond that, the receiver limits
+#: everyone (a global limit) and its 429s are judged as they are.
+_MOVES_PER_REQUEST = 5
+_MOVES_PER_RUN = 50
+
 
 class CheckContext:
     def __init__(
@@ -116,13 +122,13 @@ class CheckContext:
         pinned = source_ip is not None
         if source_ip is None:
             source_ip = self._next_address()
-        while True:
+        for moves in range(_MOVES_PER_REQUEST + 1):
             if paced:
                 self.addresses.before_request()
             exchange = self.target.send(method, query, body, tuple(headers), source_ip=source_ip)
             first = self.addresses.first_use(source_ip)
             moved_on = paced and not pinned and exchange.status == 429
-            if not (moved_on and self._limited_before(first)):
+            if not (moved_on and moves < _MOVES_PER_REQUEST and self._limited_before(first)):
                 break
             # Not the receiver's fault: an earlier run filled this address's
             # window. Move on (or wait it out, remotely) and say so in the report.
@@ -138,7 +144,7 @@ class CheckContext:
         the first request of a fresh address (at most a few times a run), or
         remotely, where the suite paces under the limit, once a run."""
         if self.addresses.spread:
-            return first_use and len(self.addresses.events) < 3
+            return first_use and len(self.addresses.events) < _MOVES_PER_RUN
         return not self.addresses.events
 
     def post(
@@ -155,7 +161,7 @@ class CheckContext:
     def handshake(self, challenge: str | None = None) -> HandshakeResult:
         """The handshake with the configured token, judged as Meta judges it."""
         source_ip = self._next_address()
-        while True:
+        for moves in range(_MOVES_PER_REQUEST + 1):
             result = handshake(
                 self.target,
                 self.config.verify_token,
@@ -164,7 +170,8 @@ class CheckContext:
                 source_ip=source_ip,
             )
             first = self.addresses.first_use(source_ip)
-            if not (result.exchange.status == 429 and self._limited_before(first)):
+            limited = result.exchange.status == 429 and moves < _MOVES_PER_REQUEST
+            if not (limited and self._limited_before(first)):
                 break
             response = result.exchange.response
             self.addresses.already_limited(source_ip, response.header("Retry-After"))

@@ -35,6 +35,7 @@ import pytest
 from contract_tests._plugin_deliveries import Deliveries
 from contract_tests._plugin_items import (
     CONTRACT_ITEM,
+    close_contract_session,
     collect_contract_items,
     registered_checks,
     remember_directory,
@@ -140,6 +141,10 @@ def pytest_report_header(config: pytest.Config) -> str | None:
         f"fakemeta: contract suite of {len(registered_checks())} checks, "
         "tests named fakemeta::<ID>::<check> (select with -k)"
     )
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    close_contract_session(session.config)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

@@ -61,13 +61,13 @@ def _request(
 def _first_request(ctx: CheckContext, address: str | None) -> tuple[str | None, Exchange]:
     """The first request from a fresh address, moving on from addresses an
     earlier run left limited (their first request is already a 429)."""
-    for _ in range(3):
-        exchange = _request(ctx, address)
-        fresh = ctx.addresses.first_use(address)
-        if exchange.status != _TOO_MANY or not (fresh and ctx.addresses.spread):
+    exchange = _request(ctx, address)  # `address` is fresh: this is its first request
+    for _ in range(2):
+        if exchange.status != _TOO_MANY or not ctx.addresses.spread:
             break
         ctx.addresses.already_limited(address, exchange.response.header("Retry-After"))
         address = ctx.fresh_address()
+        exchange = _request(ctx, address)
     return address, exchange
 
 
