@@ -18,16 +18,18 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, cast
 
 import httpx
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import bulk
 from .config import Settings
-from .models import Notification, utcnow
+from .models import IntegrationLog, Notification, utcnow
 
 __all__ = [
     "FCM_SCOPE",
@@ -43,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 _JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+#: Writes of one notification, against merges of its client by concurrent deliveries.
+_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -98,10 +102,23 @@ class OutboxNotifier:
         self._sessions = sessions
 
     def notify(self, event: NewMessage) -> None:
-        try:
-            self._write([event])
-        except Exception:
-            logger.exception("could not write the notification for message %s", event.message_id)
+        for attempt in range(_ATTEMPTS):
+            try:
+                self._write([event])
+                return
+            except IntegrityError:
+                # A concurrent delivery merged the message's client into another
+                # between our read of the log row and the insert: read it again.
+                if attempt + 1 < _ATTEMPTS:
+                    continue
+                logger.exception(
+                    "could not write the notification for message %s", event.message_id
+                )
+            except Exception:
+                logger.exception(
+                    "could not write the notification for message %s", event.message_id
+                )
+                return
 
     def notify_many(self, events: Sequence[NewMessage]) -> None:
         """One transaction and one bulk insert for all of `events`; one by one if that fails."""
@@ -115,11 +132,32 @@ class OutboxNotifier:
                 self.notify(event)
 
     def _write(self, events: Sequence[NewMessage]) -> None:
+        """Insert the rows, each with its message's client as the log row has it now:
+        a concurrent delivery may have merged the client the event was stored with
+        into another (reference_receiver/identity.py) and deleted it."""
         now = utcnow()
+        with self._sessions() as session, session.begin():
+            log_ids = [event.log_id for event in events]
+            current = dict(
+                session.execute(
+                    select(IntegrationLog.id, IntegrationLog.client_id).where(
+                        IntegrationLog.id.in_(log_ids)
+                    )
+                ).all()
+            )
+            self._insert(session, events, current, now)
+
+    @staticmethod
+    def _insert(
+        session: Session,
+        events: Sequence[NewMessage],
+        current: dict[int, int | None],
+        now: datetime,
+    ) -> None:
         rows = [
             {
                 "company_id": event.company_id,
-                "client_id": event.client_id,
+                "client_id": current.get(event.log_id, event.client_id),
                 "log_id": event.log_id,
                 "channel": "outbox",
                 "title": event.title[:256],
@@ -129,11 +167,10 @@ class OutboxNotifier:
             }
             for event in events
         ]
-        with self._sessions() as session, session.begin():
-            if bulk.dialect_of(session) in bulk.DIALECTS:
-                bulk.insert_rows(session, cast(Table, Notification.__table__), rows)
-            else:
-                session.execute(insert(Notification), rows)
+        if bulk.dialect_of(session) in bulk.DIALECTS:
+            bulk.insert_rows(session, cast(Table, Notification.__table__), rows)
+        else:
+            session.execute(insert(Notification), rows)
 
     def close(self) -> None:
         return None

@@ -117,6 +117,14 @@ class InboundMessage:
     text: str | None
     sent_at: datetime | None
     known_type: bool
+    # Identity changes (system messages, CLIENT-10): the sender's new number
+    # (`user_changed_number`) or new business-scoped user id (`user_changed_user_id`).
+    new_phone: str | None = None
+    new_user_id: str | None = None
+
+    @property
+    def changes_identity(self) -> bool:
+        return self.new_phone is not None or self.new_user_id is not None
 
 
 def _text_of(message: dict[str, Any], kind: str) -> str | None:
@@ -140,6 +148,19 @@ def message_text(message: dict[str, Any]) -> str | None:
     """The text body, caption or title of `message`, exactly as sent; None for other types."""
     kind = as_str(message.get("type")) or ""
     return _text_of(message, kind)
+
+
+def _identity_change(message: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(new number, new user id) announced by a `system` message; (None, None) for the rest."""
+    if message.get("type") != "system":
+        return None, None
+    system = as_dict(message.get("system"))
+    kind = system.get("type")
+    if kind == "user_changed_number":
+        return _bounded(as_str(system.get("wa_id")), 32) or None, None
+    if kind == "user_changed_user_id":
+        return None, _bounded(as_str(system.get("user_id")), 128) or None
+    return None, None
 
 
 def _timestamp(value: object) -> datetime | None:
@@ -209,6 +230,7 @@ def parse_message(message: object, contacts: list[Any] | Contacts) -> InboundMes
         contacts = Contacts(contacts)
     name = contacts.name_of(as_str(item.get("from")), as_str(item.get("from_user_id")))
     text = message_text(item)
+    new_phone, new_user_id = _identity_change(item)
     return InboundMessage(
         message_id=message_id,
         type=kind[:64],
@@ -218,4 +240,6 @@ def parse_message(message: object, contacts: list[Any] | Contacts) -> InboundMes
         text=None if text is None else _clean(text),
         sent_at=_timestamp(item.get("timestamp")),
         known_type=kind in KNOWN_TYPES,
+        new_phone=new_phone,
+        new_user_id=new_user_id,
     )

@@ -36,18 +36,30 @@ def _authorize() -> Response | None:
 
 @probe.get("/clients")
 def clients() -> Response:
-    phone = request.args.get("phone", "")
+    """`?phone=<digits>` or `?user_id=<business-scoped user id>`: exactly one of them."""
+    given = [name for name in ("phone", "user_id") if name in request.args]
+    if len(given) != 1:
+        return Response(
+            "Bad Request: give exactly one of phone= and user_id=\n", 400, mimetype="text/plain"
+        )
+    column = Client.phone if given[0] == "phone" else Client.user_id
     sessions = receiver_state(current_app).sessions
     with sessions() as session:
         rows = session.execute(
             select(Client, IntegrationAccount.phone_number_id)
             .join(IntegrationAccount, Client.account_id == IntegrationAccount.id)
-            .where(Client.phone == phone)
+            .where(column == request.args[given[0]])
             .order_by(Client.id)
         ).all()
     return jsonify(
         clients=[
-            {"phone": c.phone, "name": c.name, "source": c.source, "account": account}
+            {
+                "phone": c.phone,
+                "user_id": c.user_id,
+                "name": c.name,
+                "source": c.source,
+                "account": account,
+            }
             for c, account in rows
         ]
     )

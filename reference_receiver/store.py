@@ -2,7 +2,8 @@
 
 A change's messages cost a fixed number of statements, not a few
 transactions each: on SQLite and PostgreSQL `record_messages` stores them
-in one transaction that looks the senders' clients up in bulk, inserts the
+in one transaction that looks the senders' clients up in bulk (by number
+and by business-scoped user id; the rules are in `identity.py`), inserts the
 missing ones and then the message logs with `INSERT ... ON CONFLICT DO
 NOTHING ... RETURNING`, and moves the touched clients forward with one
 executemany UPDATE. Deduplication stays the database's job: a row the unique
@@ -11,16 +12,17 @@ constraints refuse is simply not returned, so a message comes back as new
 concurrent redeliveries. Rows are inserted in key order, so that concurrent
 batches on PostgreSQL wait for each other instead of deadlocking.
 
-Should the bulk transaction fail for anything but an unreachable database,
-the change is stored again message by message (`record_message`, also the
+Should the bulk transaction fail for anything but an unreachable database
+(a deadlock between concurrent merges included), the change is stored again
+message by message (`record_message`, also the
 path for other databases), so one bad item does not cost the rest.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -29,6 +31,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import bulk, events
+from .identity import ClientPlan, IdentityConflict
 from .models import (
     ACTION_MESSAGE_RECEIVED,
     Client,
@@ -45,9 +48,8 @@ logger = logging.getLogger(__name__)
 
 _CLIENTS = cast(Table, Client.__table__)
 _LOGS = cast(Table, IntegrationLog.__table__)
-
-# A client's identity within its account: ("phone", digits) or ("user", business-scoped id).
-_Key = tuple[str, str]
+# Attempts at one message's clients when concurrent deliveries keep changing them.
+_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,12 @@ class AccountRef:
     phone_number_id: str
 
 
-def _key(phone: str | None, user_id: str | None) -> _Key:
-    return ("phone", phone) if phone is not None else ("user", user_id or "")
-
-
-def _key_of(message: InboundMessage) -> _Key:
-    return _key(message.sender, message.sender_user_id)
+def _rolled_back(error: OperationalError) -> bool:
+    """A deadlock or serialization failure (SQLSTATE class 40): worth another try, unlike
+    an unreachable database. Concurrent deliveries that merge or re-key the same
+    clients can meet in an order no sorting rules out."""
+    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return isinstance(code, str) and code.startswith("40")
 
 
 def _log_values(
@@ -136,8 +138,22 @@ class Store:
         if self._bulk:
             try:
                 return self._record_bulk(account, messages)
-            except OperationalError:
-                raise
+            except OperationalError as error:
+                if not _rolled_back(error):
+                    raise
+                logger.info(
+                    "WhatsApp batch of %d message(s) was rolled back by the database (%s); "
+                    "storing them one by one",
+                    len(messages),
+                    type(getattr(error, "orig", error)).__name__,
+                )
+            except IdentityConflict as conflict:
+                logger.info(
+                    "WhatsApp batch of %d message(s) met a concurrent delivery (%s); "
+                    "storing them one by one",
+                    len(messages),
+                    conflict,
+                )
             except Exception:
                 logger.exception(
                     "WhatsApp batch of %d message(s) could not be stored at once; "
@@ -146,18 +162,44 @@ class Store:
                 )
         stored = []
         for message in messages:
+            event = self._record_one(account, message)
+            if event is not None:
+                stored.append(event)
+        if any(m.changes_identity or (m.sender and m.sender_user_id) for m in messages):
+            stored = self._current_clients(stored)  # a later message may have merged a client
+        return stored
+
+    def _record_one(self, account: AccountRef, message: InboundMessage) -> NewMessage | None:
+        """`record_message`, again after a deadlock with a concurrent delivery (a
+        rolled-back transaction, not an outage: that still raises, for a 503)."""
+        for attempt in range(_ATTEMPTS):
             try:
-                event = self.record_message(account, message)
-            except OperationalError:
+                return self.record_message(account, message)
+            except OperationalError as error:
+                if attempt + 1 < _ATTEMPTS and _rolled_back(error):
+                    continue
                 raise
             except Exception:
                 logger.exception(
                     "WhatsApp message %s could not be stored; skipped", message.message_id
                 )
-                continue
-            if event is not None:
-                stored.append(event)
-        return stored
+                return None
+        return None
+
+    def _current_clients(self, events: list[NewMessage]) -> list[NewMessage]:
+        """`events` with the client each one's log points at now (a merge moves logs)."""
+        log_ids = [event.log_id for event in events]
+        with self._sessions() as session:
+            now = {
+                log_id: client_id
+                for condition in bulk.matching(session, _LOGS.c.id, log_ids)
+                for log_id, client_id in session.execute(
+                    select(_LOGS.c.id, _LOGS.c.client_id).where(condition)
+                )
+            }
+        return [
+            replace(event, client_id=now.get(event.log_id, event.client_id)) for event in events
+        ]
 
     def _record_bulk(
         self, account: AccountRef, messages: Sequence[InboundMessage]
@@ -165,14 +207,18 @@ class Store:
         first: dict[str, InboundMessage] = {}
         for message in messages:
             first.setdefault(message.message_id, message)  # a repeat in the batch is a redelivery
-        batch = list(first.values())
         now = utcnow()
         with self._sessions() as session, session.begin():
+            # A redelivery creates and changes no client: after a number change,
+            # an old message from the old number must not bring its client back.
+            logged = self._logged(session, account.id, list(first))
+            batch = [message for mid, message in first.items() if mid not in logged]
+            if not batch:
+                return []
             clients, fresh = self._batch_clients(session, account, batch, now)
             rows = [
                 _log_values(account, message, clients[index], now)
                 for index, message in enumerate(batch)
-                if index in clients
             ]
             rows.sort(key=lambda row: str(row["message_id"]))  # key order: batches lock alike
             inserted = bulk.insert_rows(
@@ -182,7 +228,7 @@ class Store:
             stored = [
                 (index, message)
                 for index, message in enumerate(batch)
-                if index in clients and message.message_id in log_ids
+                if message.message_id in log_ids
             ]
             self._touch_clients(session, [(clients[i], m) for i, m in stored], now, fresh)
         return [_new_message(account, m, clients[i], log_ids[m.message_id]) for i, m in stored]
@@ -192,85 +238,36 @@ class Store:
     ) -> tuple[dict[int, int | None], dict[int, tuple[str | None, datetime]]]:
         """Each message's client id (None: it has none) by index; the clients created.
 
-        Creates the missing clients and returns their initial name and time
-        too. A message whose client could be neither found nor created (its
-        user id belongs to a client with another number) is left out, as
-        before batching.
+        The rules of `identity.py`, message after message in batch order, so
+        that a batch ends as the same messages stored one by one would; the
+        created clients come back with their initial name and time.
         """
-        keys = [_key_of(message) for message in batch]
-        existing = self._find_clients(session, account.id, set(keys))
-        # The first message that may create a client decides its initial values.
-        creators: dict[_Key, int] = {}
-        for index, (key, message) in enumerate(zip(keys, batch, strict=True)):
-            if key not in existing and message.type not in CLIENTLESS_TYPES:
-                creators.setdefault(key, index)
-        created: dict[_Key, int] = {}
-        fresh: dict[int, tuple[str | None, datetime]] = {}
-        if creators:
-            order = sorted(creators.items())  # key order: concurrent batches lock alike
-            rows = [
-                {
-                    "company_id": account.company_id,
-                    "account_id": account.id,
-                    "source": "whatsapp",
-                    "phone": batch[index].sender,
-                    "user_id": batch[index].sender_user_id,
-                    "name": batch[index].name,
-                    "last_message_at": batch[index].sent_at or now,
-                    "created_at": now,
-                }
-                for _, index in order
-            ]
-            inserted = bulk.insert_rows(
-                session,
-                _CLIENTS,
-                rows,
-                _CLIENTS.c.id,
-                _CLIENTS.c.phone,
-                _CLIENTS.c.user_id,
-                skip_conflicts=True,
-            )
-            created = {_key(phone, user): int(client_id) for client_id, phone, user in inserted}
-            fresh = {
-                created[key]: (batch[index].name, batch[index].sent_at or now)
-                for key, index in order
-                if key in created
-            }
-            # Refused rows were created meanwhile by a concurrent delivery.
-            raced = {key for key in creators if key not in created}
-            if raced:
-                existing.update(self._find_clients(session, account.id, raced))
-        clients: dict[int, int | None] = {}
-        for index, (key, message) in enumerate(zip(keys, batch, strict=True)):
-            creates = message.type not in CLIENTLESS_TYPES
-            if key in existing:
-                clients[index] = existing[key]
-            elif key in created:
-                # A reaction that comes before its sender's first message has no client yet.
-                clients[index] = created[key] if creates or creators[key] < index else None
-            elif creates:
-                logger.error(
-                    "WhatsApp message %s: client insert conflicted but no client exists; skipped",
-                    message.message_id,
-                )
-            else:
-                clients[index] = None
+        plan = ClientPlan.load(session, account.id, batch)
+        refs: list[int | None] = []
+        for message in batch:
+            refs.append(plan.assign(message, create=message.type not in CLIENTLESS_TYPES))
+            if message.changes_identity:
+                plan.change_identity(message)
+        fresh = plan.apply(session, account.company_id, now, skip_conflicts=True)
+        clients = {
+            index: None if ref is None else plan.client_id(ref) for index, ref in enumerate(refs)
+        }
         return clients, fresh
 
     @staticmethod
-    def _find_clients(session: Session, account_id: int, keys: Iterable[_Key]) -> dict[_Key, int]:
-        by_kind: dict[str, list[str]] = {"phone": [], "user": []}
-        for kind, value in keys:
-            by_kind[kind].append(value)
-        found: dict[_Key, int] = {}
-        for kind, column in (("phone", _CLIENTS.c.phone), ("user", _CLIENTS.c.user_id)):
-            for condition in bulk.matching(session, column, sorted(by_kind[kind])):
-                rows = session.execute(
-                    select(_CLIENTS.c.id, column).where(
-                        _CLIENTS.c.account_id == account_id, condition
+    def _logged(session: Session, account_id: int, message_ids: list[str]) -> set[str]:
+        """Which of `message_ids` the account has logged already."""
+        found: set[str] = set()
+        for condition in bulk.matching(session, _LOGS.c.message_id, sorted(message_ids)):
+            found.update(
+                session.execute(
+                    select(_LOGS.c.message_id).where(
+                        _LOGS.c.account_id == account_id,
+                        _LOGS.c.action == ACTION_MESSAGE_RECEIVED,
+                        condition,
                     )
-                )
-                found.update({(kind, str(value)): int(client_id) for client_id, value in rows})
+                ).scalars()
+            )
         return found
 
     @staticmethod
@@ -323,45 +320,58 @@ class Store:
 
     # -- one message, the fallback ---------------------------------------------
 
-    def _identity(self, message: InboundMessage) -> Any:
-        if message.sender is not None:
-            return Client.phone == message.sender
-        return Client.user_id == message.sender_user_id
+    def _planned(
+        self,
+        account: AccountRef,
+        message: InboundMessage,
+        step: Callable[[ClientPlan], int | None],
+    ) -> int | None:
+        """`step` on a plan of `message`'s clients, written in a transaction of its own.
+
+        A unique constraint that refuses the outcome means a concurrent
+        delivery changed these clients first: look again, a few times.
+        """
+        for attempt in range(_ATTEMPTS):
+            try:
+                with self._sessions() as session, session.begin():
+                    plan = ClientPlan.load(session, account.id, [message])
+                    ref = step(plan)
+                    plan.apply(session, account.company_id, utcnow(), skip_conflicts=False)
+                    return None if ref is None else plan.client_id(ref)
+            except (IntegrityError, OperationalError) as error:
+                if attempt == _ATTEMPTS - 1 or not (
+                    isinstance(error, IntegrityError) or _rolled_back(error)
+                ):
+                    raise
+        return None
 
     def _client_id(self, account: AccountRef, message: InboundMessage, create: bool) -> int | None:
-        query = select(Client.id).where(Client.account_id == account.id, self._identity(message))
+        return self._planned(account, message, lambda plan: plan.assign(message, create=create))
+
+    def _change_identity(self, account: AccountRef, message: InboundMessage) -> None:
+        def change(plan: ClientPlan) -> None:
+            plan.change_identity(message)
+
         try:
-            with self._sessions() as session, session.begin():
-                found = session.execute(query).scalar()
-                if found is not None or not create:
-                    return found
-                client = Client(
-                    company_id=account.company_id,
-                    account_id=account.id,
-                    source="whatsapp",
-                    phone=message.sender,
-                    user_id=message.sender_user_id,
-                    name=message.name,
-                    last_message_at=message.sent_at or utcnow(),
-                )
-                session.add(client)
-                session.flush()
-                return client.id
-        except IntegrityError:
-            pass
-        # Someone else created it between our select and insert.
-        with self._sessions() as session:
-            found = session.execute(query).scalar()
-        if found is None:
-            raise RuntimeError("client insert conflicted but no client exists")
-        return found
+            self._planned(account, message, change)
+        except OperationalError:
+            raise
+        except Exception:
+            # The message is logged (CLIENT-6) and a redelivery would be skipped as one.
+            logger.exception(
+                "WhatsApp system message %s: the identity change could not be stored",
+                message.message_id,
+            )
 
     def record_message(self, account: AccountRef, message: InboundMessage) -> NewMessage | None:
         """Store one inbound message in its own transactions; None when already stored.
 
         The log row is inserted first in its transaction and a unique-constraint
         violation means a redelivery: the client update is rolled back with it.
+        An identity change (CLIENT-10) is applied only by the delivery that logged it.
         """
+        if self.message_logged(account.id, message.message_id):
+            return None  # a redelivery creates and changes no client (see _record_bulk)
         client_id = self._client_id(account, message, create=message.type not in CLIENTLESS_TYPES)
         log = IntegrationLog(**_log_values(account, message, client_id, utcnow()))
         try:
@@ -374,6 +384,8 @@ class Store:
             if self.message_logged(account.id, message.message_id):
                 return None
             raise
+        if message.changes_identity:
+            self._change_identity(account, message)  # may merge this client: see record_messages
         return _new_message(account, message, client_id, log.id)
 
     def message_logged(self, account_id: int, message_id: str) -> bool:

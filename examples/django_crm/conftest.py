@@ -3,7 +3,8 @@
 The one thing the plugin needs is the `fakemeta_target` fixture: the WSGI
 app, the webhook's path, the secrets the app was configured with, the phone
 number id of a connected account, and a probe that reads the store with the
-ORM (DESIGN.md's probe protocol: lists of plain dicts).
+ORM (DESIGN.md's probe protocol: clients by number, log entries by message
+id, clients by business-scoped user id; lists of plain dicts).
 
 Settings come from the environment, so they are set here before Django
 starts: a throwaway SQLite file and test secrets.
@@ -69,16 +70,26 @@ def crm_account() -> IntegrationAccount:
     return account
 
 
-def probe_clients(phone: str) -> list[dict[str, Any]]:
+def _client_records(**where: str) -> list[dict[str, Any]]:
     return [
         {
             "phone": client.phone,
+            "user_id": client.user_id,
             "name": client.name,
             "source": client.source,
             "account": client.account.phone_number_id,
         }
-        for client in Client.objects.filter(phone=phone).select_related("account").order_by("id")
+        for client in Client.objects.filter(**where).select_related("account").order_by("id")
     ]
+
+
+def probe_clients(phone: str) -> list[dict[str, Any]]:
+    return _client_records(phone=phone)
+
+
+def probe_clients_by_user_id(user_id: str) -> list[dict[str, Any]]:
+    """2026 business-scoped users, who may have no number (CLIENT-9, CLIENT-10)."""
+    return _client_records(user_id=user_id)
 
 
 def probe_messages(message_id: str) -> list[dict[str, Any]]:
@@ -100,7 +111,7 @@ def fakemeta_target(crm_account: IntegrationAccount) -> ContractTarget:
     return ContractTarget(
         app=get_wsgi_application(),
         path=WEBHOOK_PATH,
-        probe=(probe_clients, probe_messages),
+        probe=(probe_clients, probe_messages, probe_clients_by_user_id),
         app_secret=APP_SECRET,
         verify_token=VERIFY_TOKEN,
         phone_number_id=crm_account.phone_number_id,

@@ -54,7 +54,13 @@ def test_probe_answers_the_documented_shapes(deliver, client: FlaskClient) -> No
     assert clients.mimetype == "application/json"
     assert clients.get_json() == {
         "clients": [
-            {"phone": "2019", "name": None, "source": "whatsapp", "account": PHONE_NUMBER_ID}
+            {
+                "phone": "2019",
+                "user_id": None,
+                "name": None,
+                "source": "whatsapp",
+                "account": PHONE_NUMBER_ID,
+            }
         ]
     }
     messages = client.get("/_fakemeta/probe/messages", query_string={"id": "wamid.P"}, headers=auth)
@@ -71,6 +77,55 @@ def test_probe_answers_the_documented_shapes(deliver, client: FlaskClient) -> No
     }
     empty = client.get("/_fakemeta/probe/messages", query_string={"id": "nope"}, headers=auth)
     assert empty.get_json() == {"messages": []}
+
+
+def test_probe_finds_clients_by_user_id(deliver, client: FlaskClient) -> None:
+    """2026 business-scoped users: `clients?user_id=`, with the user_id in every record."""
+    message = {
+        "from_user_id": "US.1349120865530274191",
+        "id": "wamid.U",
+        "timestamp": "1700000000",
+        "text": {"body": "hi"},
+        "type": "text",
+    }
+    contacts = [
+        {"profile": {"name": "Nour", "username": "nour"}, "user_id": "US.1349120865530274191"}
+    ]
+    deliver(envelope([message], contacts=contacts))
+    auth = {"Authorization": f"Bearer {PROBE_TOKEN}"}
+    found = client.get(
+        "/_fakemeta/probe/clients",
+        query_string={"user_id": "US.1349120865530274191"},
+        headers=auth,
+    )
+    assert found.status_code == 200
+    assert found.get_json() == {
+        "clients": [
+            {
+                "phone": None,
+                "user_id": "US.1349120865530274191",
+                "name": "Nour",
+                "source": "whatsapp",
+                "account": PHONE_NUMBER_ID,
+            }
+        ]
+    }
+    other = client.get("/_fakemeta/probe/clients?user_id=US.other", headers=auth)
+    assert other.get_json() == {"clients": []}
+
+
+@pytest.mark.parametrize(
+    "query", ["", "?name=x", "?phone=1&user_id=US.1", "?phone=1&phone=2&user_id=US.1"]
+)
+def test_probe_clients_needs_exactly_one_of_phone_and_user_id(
+    client: FlaskClient, query: str
+) -> None:
+    auth = {"Authorization": f"Bearer {PROBE_TOKEN}"}
+    response = client.get(f"/_fakemeta/probe/clients{query}", headers=auth)
+    assert response.status_code == 400
+    assert response.mimetype == "text/plain"
+    assert response.get_data(as_text=True).count("\n") == 1
+    assert "phone" in response.get_data(as_text=True)
 
 
 def test_probe_is_not_rate_limited(tmp_path: Path) -> None:

@@ -55,6 +55,7 @@ def test_client_1_new_sender_creates_one_client(deliver, client: FlaskClient) ->
     assert probe(client, "clients", phone="201001112222") == [
         {
             "phone": "201001112222",
+            "user_id": None,
             "name": "Layla Hassan",
             "source": "whatsapp",
             "account": PHONE_NUMBER_ID,

@@ -20,7 +20,10 @@ class Client(models.Model):
         "integrations.IntegrationAccount", on_delete=models.CASCADE, related_name="clients"
     )
     source = models.CharField(max_length=32)  # "whatsapp"
-    phone = models.CharField(max_length=32)
+    # Since 2026 Meta may hide the number and name the user by a business-scoped
+    # user id instead; a client has either or both (integrations/whatsapp.py).
+    phone = models.CharField(max_length=32, null=True, blank=True)
+    user_id = models.CharField(max_length=128, null=True, blank=True)
     name = models.CharField(max_length=512, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -30,7 +33,10 @@ class Client(models.Model):
             models.UniqueConstraint(
                 fields=["account", "source", "phone"], name="one_client_per_number"
             ),
+            models.UniqueConstraint(
+                fields=["account", "source", "user_id"], name="one_client_per_user_id"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.name or self.phone} ({self.source})"
+        return f"{self.name or self.phone or self.user_id} ({self.source})"

@@ -5,6 +5,16 @@ for what Meta really sends: batches (every entry, change and message),
 redeliveries (one log per message id), parallel first messages (one client
 per number), types nobody knows yet, and envelopes with the wrong shapes,
 which are skipped piece by piece and never raise.
+
+One client per user (CLIENT-9, CLIENT-10): since 2026 a message may name its
+sender by number (`from`), by business-scoped user id (`from_user_id`), or
+both. The client is the one holding either; an identifier it lacks is added;
+a message whose number and user id name two clients merges them into the
+older one (unless each has its own, different value of the other: then the
+user id's client is used). System messages move a client to a new number
+(`user_changed_number`) or user id (`user_changed_user_id`); without a
+client nothing is created. Only the delivery that logs a message touches
+clients, so a redelivered old message cannot bring back an old number.
 """
 
 from __future__ import annotations
@@ -72,10 +82,150 @@ def message_text(message: dict[str, Any]) -> str | None:
     return None
 
 
-def _contact_name(contacts: list[Any], sender: str | None) -> str | None:
+def _contact_name(contacts: list[Any], phone: str | None, user_id: str | None) -> str | None:
     for contact in map(_dict, contacts):
-        if sender and _str(contact.get("wa_id")) == sender:
+        if (phone and _str(contact.get("wa_id")) == phone) or (
+            user_id and _str(contact.get("user_id")) == user_id
+        ):
             return _str(_dict(contact.get("profile")).get("name"))
+    return None
+
+
+def _sender(message: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The sender's (number, business-scoped user id), each None when absent or unusable."""
+    phone = _str(message.get("from"))
+    user_id = _str(message.get("from_user_id"))
+    return (
+        phone if phone and phone.isdigit() and len(phone) <= 32 else None,
+        user_id if user_id and len(user_id) <= 128 else None,
+    )
+
+
+def _contradict(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and a != b
+
+
+def _merge(first: Client, second: Client) -> Client | None:
+    """Two clients of one user become the older one; None when their identifiers contradict."""
+    if _contradict(first.phone, second.phone) or _contradict(first.user_id, second.user_id):
+        return None
+    kept, gone = sorted((first, second), key=lambda client: client.pk)
+    phone, user_id = kept.phone or gone.phone, kept.user_id or gone.user_id
+    name = kept.name or gone.name
+    gone.delete()  # first, to free its identifiers; nothing else points at a client here
+    kept.phone, kept.user_id, kept.name = phone, user_id, name
+    kept.save(update_fields=["phone", "user_id", "name"])
+    logger.info("WhatsApp client %s merged into client %s: one user", gone.pk, kept.pk)
+    return kept
+
+
+def _find_client(
+    account: IntegrationAccount,
+    phone: str | None,
+    user_id: str | None,
+    name: str | None,
+    *,
+    create: bool,
+) -> Client | None:
+    clients = Client.objects.filter(account=account, source=SOURCE)
+    by_phone = clients.filter(phone=phone).first() if phone else None
+    by_user = clients.filter(user_id=user_id).first() if user_id else None
+    if by_phone is None and by_user is None:
+        if not create:
+            return None
+        return Client.objects.create(
+            company=account.company,
+            account=account,
+            source=SOURCE,
+            phone=phone,
+            user_id=user_id,
+            name=name,
+        )
+    if by_phone is not None and by_user is not None and by_phone.pk != by_user.pk:
+        merged = _merge(by_phone, by_user)
+        if merged is None:
+            logger.warning(
+                "WhatsApp number and user id belong to two clients of different users "
+                "(%s, %s); the user id's client is used",
+                by_phone.pk,
+                by_user.pk,
+            )
+            return by_user
+        return merged
+    client = by_user or by_phone
+    assert client is not None
+    added = []
+    if phone and client.phone is None:
+        client.phone = phone
+        added.append("phone")
+    if user_id and client.user_id is None:
+        client.user_id = user_id
+        added.append("user_id")
+    if added:
+        client.save(update_fields=added)
+    return client
+
+
+def _change_identity(
+    account: IntegrationAccount, message: dict[str, Any], phone: str | None, user_id: str | None
+) -> None:
+    """`user_changed_number` / `user_changed_user_id`: the user's client takes the new one."""
+    system = _dict(message.get("system"))
+    kind = system.get("type")
+    if kind == "user_changed_number":
+        field, other, new = "phone", "user_id", _sender({"from": system.get("wa_id")})[0]
+        lookups = [("phone", phone), ("user_id", user_id)]
+    elif kind == "user_changed_user_id":
+        field, other, new = "user_id", "phone", _sender({"from_user_id": system.get("user_id")})[1]
+        lookups = [("user_id", user_id), ("phone", phone)]
+    else:
+        return
+    if new is None:
+        return
+    clients = Client.objects.filter(account=account, source=SOURCE)
+    client = next(
+        (found for key, value in lookups if value
+         for found in clients.filter(**{key: value})[:1]),
+        None,
+    )  # fmt: skip
+    if client is None:
+        logger.info("WhatsApp %s for a user without a client: nothing created", kind)
+        return
+    if getattr(client, field) == new:
+        return  # told twice
+    holder = clients.filter(**{field: new}).exclude(pk=client.pk).first()
+    if holder is None:
+        setattr(client, field, new)
+        client.save(update_fields=[field])
+        return
+    # Another client holds the new identifier already: a message from it came first
+    # (Meta keeps no order), or, for a number, its previous owner. Where both have the
+    # other identifier and it differs they are two users: leave them, say so. Otherwise
+    # merge them (the unique constraints allow nothing else).
+    if _contradict(getattr(client, other), getattr(holder, other)):
+        logger.warning(
+            "WhatsApp %s: client %s already holds the new identifier and belongs to "
+            "another user; nothing changed",
+            kind,
+            holder.pk,
+        )
+        return
+    setattr(client, field, None)
+    client.save(update_fields=[field])
+    _merge(client, holder)
+
+
+def _retried(step: Any, *args: Any, **kwargs: Any) -> Any:
+    """`step` in a savepoint; a unique constraint that refuses it means a concurrent
+    delivery changed this user's clients first, so look again (a few times). The
+    message stays logged whatever happens here (CLIENT-6)."""
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                return step(*args, **kwargs)
+        except IntegrityError:
+            continue
+    logger.error("WhatsApp client could not be stored after 3 attempts; message logged only")
     return None
 
 
@@ -114,7 +264,8 @@ def process_whatsapp_message(
     if not message_id:
         return
     kind = _str(message.get("type")) or "unknown"
-    sender = _str(message.get("from"))
+    phone, user_id = _sender(message)
+    sender = _str(message.get("from")) or user_id  # the log's `from`: the number, else the user id
     try:
         with transaction.atomic():
             _, created = IntegrationLog.objects.get_or_create(
@@ -128,16 +279,12 @@ def process_whatsapp_message(
                     "payload": _storable(message),
                 },
             )
-            if created and sender and sender.isdigit() and kind not in CLIENTLESS_TYPES:
-                Client.objects.get_or_create(
-                    account=account,
-                    source=SOURCE,
-                    phone=sender,
-                    defaults={
-                        "company": account.company,
-                        "name": _contact_name(contacts, sender),
-                    },
-                )
+            if created and (phone or user_id):
+                name = _contact_name(contacts, phone, user_id)
+                create = kind not in CLIENTLESS_TYPES
+                _retried(_find_client, account, phone, user_id, name, create=create)
+                if kind == "system":
+                    _retried(_change_identity, account, message, phone, user_id)
     except IntegrityError:
         # A parallel redelivery logged it first: exactly what we wanted.
         logger.info("WhatsApp message %s was already logged", message_id)
