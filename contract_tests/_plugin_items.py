@@ -32,6 +32,7 @@ from contract_tests.registry import CHECKS, Check
 from contract_tests.report import CheckResult, Report
 from contract_tests.reporting import printable
 from contract_tests.requirements import REQUIREMENTS
+from contract_tests.shrinking import DEFAULT_SHRINK_BUDGET
 from simulator.errors import TransportError
 from simulator.handshake import handshake
 
@@ -197,6 +198,8 @@ def pytest_reproduce(result: CheckResult, config: SuiteConfig, pytest_config: py
         parts += ["--fakemeta-rate-limit", str(config.rate_limit or "off")]
     if config.examples != 10:
         parts += ["--fakemeta-examples", str(config.examples)]
+    if config.shrink_budget != DEFAULT_SHRINK_BUDGET:
+        parts += ["--fakemeta-shrink-budget", str(config.shrink_budget)]
     if isinstance(config.target, str):
         parts += ["--fakemeta-url", config.target]
     return shlex.join(parts)
@@ -251,7 +254,8 @@ def failure_text(result: CheckResult, config: SuiteConfig, pytest_config: pytest
     if isinstance(config.target, str):
         from contract_tests.runner import reproduce_command
 
-        lines.append(f"       or: {reproduce_command(config, requirement.id)}")
+        again = reproduce_command(config, requirement.id, check=result.check, replay=result.replay)
+        lines.append(f"       or: {again}")
     return "\n".join(lines)
 
 

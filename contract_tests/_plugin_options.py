@@ -25,6 +25,7 @@ import pytest
 
 from contract_tests.config import DEFAULT_RATE_LIMIT, PROFILES, RateLimit
 from contract_tests.errors import ContractUsageError
+from contract_tests.shrinking import DEFAULT_SHRINK_BUDGET
 
 __all__ = [
     "MARKER_KEYS",
@@ -101,11 +102,23 @@ _OPTIONS = (
         metavar="TEXT",
     ),
     _Option("examples", "generated examples per property check; default 10", metavar="N"),
+    _Option(
+        "shrink_budget",
+        "deliveries a failing property check may send to shrink its example; "
+        f"0: no shrinking; default {DEFAULT_SHRINK_BUDGET}",
+        metavar="N",
+    ),
 )
 
 MARKER_KEYS = frozenset(o.name for o in _OPTIONS) | {"path"}
 
-_DEFAULTS: dict[str, Any] = {"profile": "strict", "seed": 0, "examples": 10, "path": "/"}
+_DEFAULTS: dict[str, Any] = {
+    "profile": "strict",
+    "seed": 0,
+    "examples": 10,
+    "shrink_budget": DEFAULT_SHRINK_BUDGET,
+    "path": "/",
+}
 
 
 def _flag(name: str) -> str:
@@ -160,7 +173,7 @@ def _where(name: str) -> str:
 def _convert(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Strings from the command line, ini and environment to typed values."""
     values = dict(raw)
-    for name in ("seed", "examples"):
+    for name in ("seed", "examples", "shrink_budget"):
         if isinstance(values.get(name), str):
             try:
                 values[name] = int(values[name])
@@ -187,6 +200,11 @@ def _convert(raw: Mapping[str, Any]) -> dict[str, Any]:
         )
     if "examples" in values and not 1 <= values["examples"] <= 10_000:
         raise ContractUsageError(f"{_where('examples')} {values['examples']}: expected 1 to 10000")
+    if "shrink_budget" in values and not 0 <= values["shrink_budget"] <= 10_000:
+        raise ContractUsageError(
+            f"{_where('shrink_budget')} {values['shrink_budget']}: "
+            "expected 0 (no shrinking) to 10000"
+        )
     return values
 
 
@@ -234,6 +252,7 @@ class Resolved:
     seed: int
     examples: int
     access_token: str | None = None
+    shrink_budget: int = DEFAULT_SHRINK_BUDGET
 
 
 def resolve(config: pytest.Config, fixture: Mapping[str, Any], node: pytest.Item) -> Resolved:
@@ -263,5 +282,6 @@ def resolve(config: pytest.Config, fixture: Mapping[str, Any], node: pytest.Item
         rate_limit=values["rate_limit"],
         seed=values["seed"],
         examples=values["examples"],
+        shrink_budget=values["shrink_budget"],
         access_token=values.get("access_token"),
     )

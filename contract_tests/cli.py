@@ -28,6 +28,7 @@ from contract_tests.config import (
     RateLimit,
     SuiteConfig,
 )
+from contract_tests.errors import ContractUsageError
 from contract_tests.probes import HttpProbe
 from contract_tests.report import Report
 from contract_tests.reporting import (
@@ -39,6 +40,7 @@ from contract_tests.reporting import (
     write_atomic,
 )
 from contract_tests.runner import check_selection, reproduce_command, run
+from contract_tests.shrinking import DEFAULT_SHRINK_BUDGET
 
 __all__ = ["check_command"]
 
@@ -96,6 +98,7 @@ def _properties(report: Report, config: SuiteConfig) -> dict[str, str]:
         "seed": str(config.seed),
         "rate_limit": str(config.rate_limit) if config.rate_limit else "off",
         "examples": str(config.examples),
+        "shrink_budget": str(config.shrink_budget),
         "select": " ".join(config.select),
         "fakemeta_version": report.version,
     }
@@ -103,6 +106,19 @@ def _properties(report: Report, config: SuiteConfig) -> dict[str, str]:
 
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+def _shrink_budget(text: str) -> int:
+    """`--shrink-budget`, read here so a bad value is one line, like every usage error."""
+    try:
+        budget = int(text.strip())
+    except ValueError:
+        budget = -1
+    if not 0 <= budget <= 10_000:
+        raise ContractUsageError(
+            f"--shrink-budget {text!r}: expected a number of deliveries, 0 (no shrinking) to 10000"
+        )
+    return budget
 
 
 @click.command("check")
@@ -172,6 +188,20 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
     help="Generated examples per property check.",
 )
 @click.option(
+    "--shrink-budget",
+    "shrink_budget_text",
+    metavar="N",
+    default=str(DEFAULT_SHRINK_BUDGET),
+    show_default=True,
+    help="Deliveries a failing property check may send to shrink its example to the "
+    "smallest that still fails (also capped at 10 s per check); 0: no shrinking.",
+)
+@click.option(
+    "--replay",
+    metavar="TOKEN",
+    help="Send exactly the generated example a reproduce command names (with -k ID::check).",
+)
+@click.option(
     "-k",
     "select",
     multiple=True,
@@ -202,6 +232,8 @@ def check_command(
     rate_limit_text: str,
     seed: int | None,
     examples: int,
+    shrink_budget_text: str,
+    replay: str | None,
     select: tuple[str, ...],
     timeout: float,
     report_json: Path | None,
@@ -220,7 +252,8 @@ def check_command(
     """
     # Everything that can be wrong with the options fails here, before any traffic.
     rate_limit = RateLimit.parse(rate_limit_text)
-    check_selection(select)  # before anything starts or is printed
+    shrink_budget = _shrink_budget(shrink_budget_text)
+    check_selection(select, replay=replay)  # before anything starts or is printed
     reports = {"--report-json": report_json, "--junitxml": junitxml, "--report-html": report_html}
     for option, path in reports.items():
         if path is not None:
@@ -258,6 +291,8 @@ def check_command(
                 examples=examples,
                 select=select,
                 timeout=timeout,
+                shrink_budget=shrink_budget,
+                replay=replay,
                 access_token=receiver.access_token,
             )
             terminal = TerminalReporter()
@@ -275,6 +310,8 @@ def check_command(
                     dataclasses.replace(config, phone_number_id=phone_number_id),
                     result.requirement.id,
                     builtin=True,
+                    check=result.check,
+                    replay=result.replay,
                 ),
             )
             if result.reproduce

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from contract_tests.errors import ContractUsageError
 from contract_tests.probes import Probe
+from contract_tests.shrinking import DEFAULT_SHRINK_BUDGET, ReplayToken
 
 __all__ = ["PROFILES", "Profile", "RateLimit", "SuiteConfig"]
 
@@ -72,6 +73,10 @@ class SuiteConfig:
     #: The receiver's Graph API access token, when known: SIG-3 signs with it,
     #: since receivers confuse it with the app secret.
     access_token: str | None = None
+    #: Deliveries a failing property check may send to shrink its example (0: none).
+    shrink_budget: int = DEFAULT_SHRINK_BUDGET
+    #: `--replay`: send exactly this generated example (a reproduce command's token).
+    replay: str | None = None
 
     def __post_init__(self) -> None:
         if not self.app_secret:
@@ -84,6 +89,12 @@ class SuiteConfig:
             raise ContractUsageError(f"--profile {self.profile!r}: expected strict or meta")
         if not 1 <= self.examples <= 10_000:
             raise ContractUsageError(f"--examples {self.examples}: expected 1 to 10000")
+        if not 0 <= self.shrink_budget <= 10_000:
+            raise ContractUsageError(
+                f"--shrink-budget {self.shrink_budget}: expected 0 (no shrinking) to 10000"
+            )
+        if self.replay is not None:
+            ReplayToken.parse(self.replay)
 
     @property
     def url(self) -> str:

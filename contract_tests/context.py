@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import random
 import secrets
-from collections.abc import Callable, Iterable
-from typing import Any, NoReturn, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import NoReturn, TypeVar
 
-from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from contract_tests.addresses import AddressPlan
@@ -23,6 +23,7 @@ from contract_tests.config import SuiteConfig
 from contract_tests.errors import Failure, Skipped
 from contract_tests.probes import Probe, Record
 from contract_tests.requirements import Requirement
+from contract_tests.shrinking import ReplayToken, freshen, run_examples
 from simulator import ids
 from simulator.delivery import Delivery
 from simulator.encoding import encode
@@ -67,6 +68,7 @@ class CheckContext:
         )
         self._address = addresses.fresh()
         self._sent_from_address = 0
+        self._examples_calls = 0  # which examples() call is which, for --replay
 
     # --- parties and payloads ------------------------------------------------
 
@@ -103,6 +105,17 @@ class CheckContext:
     def fresh_address(self) -> str | None:
         """A client address of its own (None where the suite cannot choose)."""
         return self.addresses.fresh()
+
+    @contextmanager
+    def own_address(self) -> Iterator[str | None]:
+        """Requests in the block come from a fresh client address (moving on, as
+        ever, when it reaches the rate limit); after it, the check's own again."""
+        saved = self._address, self._sent_from_address
+        self._address, self._sent_from_address = self.addresses.fresh(), 0
+        try:
+            yield self._address
+        finally:
+            self._address, self._sent_from_address = saved
 
     def send(
         self,
@@ -281,35 +294,35 @@ class CheckContext:
     ) -> None:
         """Run `body` on examples drawn from `strategy`, reproducibly from --seed.
 
-        Only generation runs (no shrinking): every example sends real
-        requests, and the count stays what --examples says. The first
-        failure ends the run and is raised as it is: Hypothesis would replay a
-        failing example before reporting it, posting the same delivery twice
-        (the second time as a redelivery) and turning a receiver that fails
-        only once into a `FlakyFailure`.
+        Every example is a fresh attempt: its own client address, and fresh
+        message ids, sender numbers and user ids in any delivery inside the
+        drawn value (`shrinking.freshen`), so a check's strategy may draw them
+        with Hypothesis and still never repeat a party or a message. A failure
+        is shrunk within --shrink-budget attempts and raised with its replay
+        token; Hypothesis's replays of a value it has tried send nothing (see
+        `contract_tests.shrinking`). With --replay, the call the token names
+        runs exactly its example and the check's other calls send nothing.
         """
-        caught: list[Exception] = []
+        call = self._examples_calls
+        self._examples_calls += 1
+        replay = ReplayToken.parse(self.config.replay) if self.config.replay else None
+        if replay is not None and replay.call != call:
+            return
 
-        @settings(
-            max_examples=count or self.config.examples,
-            database=None,
-            deadline=None,
-            phases=(Phase.generate,),
-            suppress_health_check=list(HealthCheck),
+        def attempt(value: T) -> None:
+            with self.own_address():
+                body(freshen(value))
+
+        run_examples(
+            strategy,
+            attempt,
+            examples=count or self.config.examples,
+            seed_value=self.config.seed,
+            call=call,
+            budget=self.config.shrink_budget,
+            exchanges=self.exchanges,
+            replay=replay,
         )
-        @seed(self.config.seed)
-        @given(strategy)
-        def run(value: Any) -> None:
-            if caught:
-                return
-            try:
-                body(value)
-            except Exception as exc:  # Failure, Skipped, TransportError: re-raised below
-                caught.append(exc)
-
-        run()
-        if caught:
-            raise caught[0]
 
 
 def new_run_nonce() -> str:

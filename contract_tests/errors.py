@@ -12,8 +12,13 @@ with the reason shown in every report.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from simulator.errors import UsageError
 from simulator.targets import Exchange
+
+if TYPE_CHECKING:
+    from contract_tests.shrinking import Shrunk
 
 __all__ = ["ContractUsageError", "Failure", "Skipped"]
 
@@ -47,6 +52,19 @@ class Failure(AssertionError):
         self.message = message
         self.expected = expected
         self.exchange = exchange
+        #: For a generated example: the `--replay` token that sends it again,
+        #: and how far it was shrunk (None when it was not).
+        self.replay: str | None = None
+        self.shrink: Shrunk | None = None
+
+    def minimal(self, *, replay: str | None, shrink: Shrunk | None) -> None:
+        """Mark this as the minimal failing example of a property check; the
+        message says how far it was shrunk, so every report shows it."""
+        self.replay = replay
+        self.shrink = shrink
+        if shrink is not None:
+            self.message = f"{self.message} ({shrink.describe()})"
+            self.args = (f"{self.requirement}: {self.message}",)
 
 
 class Skipped(Exception):

@@ -113,7 +113,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "fakemeta(**options): per-test fakemeta options (app_secret, phone_number_id, "
-        "verify_token, url, path, probe, probe_token, profile, rate_limit, seed, examples); "
+        "verify_token, url, path, probe, probe_token, profile, rate_limit, seed, examples, "
+        "shrink_budget); "
         "the closest marker wins",
     )
     config.addinivalue_line("markers", "fakemeta_must: a contract check of a MUST requirement")
@@ -243,6 +244,7 @@ def fakemeta_config(
             seed=resolved.seed,
             examples=resolved.examples,
             access_token=resolved.access_token,
+            shrink_budget=resolved.shrink_budget,
         )
     except ContractUsageError as error:
         _usage_error(request, str(error))

@@ -13,6 +13,7 @@ from importlib import metadata
 from typing import Any, Literal
 
 from contract_tests.requirements import REQUIREMENTS, Requirement
+from contract_tests.shrinking import Shrunk
 from simulator.targets import Exchange
 
 __all__ = ["CheckResult", "Outcome", "Report", "RequirementResult", "exchange_summary"]
@@ -60,6 +61,10 @@ class CheckResult:
     exchange: dict[str, Any] | None = None
     reproduce: str = ""
     duration: float = 0.0
+    #: A failed generated example: how far it was shrunk, and the `--replay`
+    #: token of the example `reproduce` sends.
+    shrink: Shrunk | None = None
+    replay: str | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,7 @@ class Report:
                     "exchange": c.exchange,
                     "reproduce": c.reproduce,
                     "duration_s": round(c.duration, 3),
+                    "shrink": c.shrink.to_json() if c.shrink is not None else None,
                 }
                 for c in self.results
             ],

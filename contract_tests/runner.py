@@ -20,6 +20,7 @@ from contract_tests.errors import ContractUsageError, Failure, Skipped
 from contract_tests.registry import CHECKS, Check
 from contract_tests.report import CheckResult, Report, exchange_summary
 from contract_tests.requirements import REQUIREMENTS
+from contract_tests.shrinking import DEFAULT_SHRINK_BUDGET, ReplayToken
 from simulator.errors import TransportError
 from simulator.handshake import handshake
 from simulator.targets import Target, target_for
@@ -39,9 +40,11 @@ _FAMILIES = {requirement_id.split("-")[0] for requirement_id in REQUIREMENTS}
 
 
 def _matches(term: str, check: Check) -> bool:
-    """A requirement ID (`SIG-2`) or family (`SIG`) matches by ID only; any
-    other term matches check names by substring (`unsigned`), so that `-k RATE`
-    never picks up `generated_bodies_are_verified`."""
+    """A requirement ID (`SIG-2`) or family (`SIG`) matches by ID only; a
+    check ID (`SIG-6::generated_bodies_are_verified`, as reproduce commands
+    write it) matches that check; any other term matches check names by
+    substring (`unsigned`), so that `-k RATE` never picks up
+    `generated_bodies_are_verified`."""
     wanted = term.strip()
     requirement = check.requirement.id
     if wanted.upper() in REQUIREMENTS or wanted.upper() in _FAMILIES:
@@ -49,21 +52,30 @@ def _matches(term: str, check: Check) -> bool:
     return wanted == check.id or wanted.lower() in check.name.lower()
 
 
-def check_selection(terms: tuple[str, ...]) -> None:
-    """Raise `ContractUsageError` for a `-k` term that selects nothing."""
+def check_selection(terms: tuple[str, ...], *, replay: str | None = None) -> None:
+    """Raise `ContractUsageError` for a `-k` term that selects nothing, or a
+    `--replay` token that is malformed or not given exactly one check."""
     for term in terms:
         if not any(_matches(term, c) for c in CHECKS):
             raise ContractUsageError(
                 f"-k {term!r} matches no requirement or check: the IDs are "
                 f"{', '.join(REQUIREMENTS)}"
             )
+    if replay is not None:
+        ReplayToken.parse(replay)
+        chosen = [c for c in CHECKS if any(_matches(t, c) for t in terms)]
+        if len(chosen) != 1:
+            raise ContractUsageError(
+                "--replay sends one check's example: select that check alone with "
+                "-k ID::check, as the reproduce command does"
+            )
 
 
 def selected_checks(config: SuiteConfig) -> list[Check]:
     """The checks `-k` selects (requirement IDs, families, check names), rate checks last."""
     checks = list(CHECKS)
-    if config.select:
-        check_selection(config.select)
+    if config.select or config.replay:
+        check_selection(config.select, replay=config.replay)
         checks = [c for c in checks if any(_matches(t, c) for t in config.select)]
     return sorted(checks, key=lambda c: c.last)
 
@@ -84,11 +96,20 @@ def not_applicable(check: Check, config: SuiteConfig) -> str | None:
     return None
 
 
-def reproduce_command(config: SuiteConfig, requirement_id: str, *, builtin: bool = False) -> str:
+def reproduce_command(
+    config: SuiteConfig,
+    requirement_id: str,
+    *,
+    builtin: bool = False,
+    check: str | None = None,
+    replay: str | None = None,
+) -> str:
     """The command that reruns one requirement's checks with the same traffic.
 
     `builtin`: the built-in receiver was checked; its URL and probe die with
-    the run, so the command starts a new one instead.
+    the run, so the command starts a new one instead. `replay`: the failure
+    was a generated example; the command runs only `check` and sends exactly
+    that (shrunk) example.
     """
     parts = ["fakemeta", "check"]
     if isinstance(config.target, str) and not builtin:
@@ -103,6 +124,11 @@ def reproduce_command(config: SuiteConfig, requirement_id: str, *, builtin: bool
         parts += ["--rate-limit", str(config.rate_limit) if config.rate_limit else "off"]
     if config.examples != 10:
         parts += ["--examples", str(config.examples)]
+    if replay is not None and check is not None:
+        parts += ["--seed", str(config.seed), "-k", check, "--replay", replay]
+        return shlex.join(parts)
+    if config.shrink_budget != DEFAULT_SHRINK_BUDGET:
+        parts += ["--shrink-budget", str(config.shrink_budget)]
     parts += ["--seed", str(config.seed), "-k", requirement_id]
     return shlex.join(parts)
 
@@ -138,8 +164,10 @@ def run_check(
             failure.message,
             failure.expected,
             exchange_summary(exchange) if exchange is not None else None,
-            reproduce_command(config, check.requirement.id),
+            reproduce_command(config, check.requirement.id, check=check.id, replay=failure.replay),
             time.monotonic() - started,
+            shrink=failure.shrink,
+            replay=failure.replay,
         )
     except Skipped as skipped:
         return CheckResult(

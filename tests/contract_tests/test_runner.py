@@ -63,9 +63,13 @@ class _NoTarget:
         pass
 
 
-def test_examples_stop_at_the_first_failure_and_never_replay_it() -> None:
+@pytest.mark.parametrize("budget", [0, 100])
+def test_examples_never_replay_a_value_and_without_budget_stop_at_the_first_failure(
+    budget: int,
+) -> None:
+    config = SuiteConfig(**{**CONFIG.__dict__, "shrink_budget": budget})
     ctx = CheckContext(
-        CONFIG, REQUIREMENTS["SIG-6"], _NoTarget(), AddressPlan(CONFIG),
+        config, REQUIREMENTS["SIG-6"], _NoTarget(), AddressPlan(config),
         run_nonce="n", check_name="c",
     )  # fmt: skip
     seen: list[int] = []
@@ -75,9 +79,17 @@ def test_examples_stop_at_the_first_failure_and_never_replay_it() -> None:
         if len(seen) == 2:  # fails once: a replay would pass and look flaky
             ctx.fail("the second example failed")
 
-    with pytest.raises(Failure, match="SIG-6: the second example failed"):
+    with pytest.raises(Failure, match="SIG-6: the second example failed") as raised:
         ctx.examples(st.integers(), body, count=20)
-    assert len(seen) == 2
+    assert len(seen) == len(set(seen))  # Hypothesis's replays sent nothing
+    if budget == 0:
+        assert len(seen) == 2
+        assert raised.value.shrink is None
+    else:
+        assert raised.value.shrink is not None
+        assert raised.value.shrink.attempts == len(seen) - 2
+    assert raised.value.replay is not None
+    assert raised.value.replay.startswith("0:")
 
 
 def test_examples_are_reproducible_from_the_seed() -> None:
