@@ -253,13 +253,24 @@ def process_webhook(envelope: object) -> None:
                 logger.warning("WhatsApp delivery for unknown phone number id %r", phone_number_id)
                 continue
             contacts = _list(value.get("contacts"))
-            for message in _list(value.get("messages")):
-                process_whatsapp_message(_dict(message), account, contacts)
+            # Meta batches up to 1000 messages, and TIME-1 wants the 200 within
+            # 3 s: one transaction per change (each message a savepoint inside
+            # it, not a commit of its own), and each sender looked up once.
+            resolved: set[tuple[str | None, str | None]] = set()
+            with transaction.atomic():
+                for message in _list(value.get("messages")):
+                    process_whatsapp_message(_dict(message), account, contacts, resolved)
 
 
 def process_whatsapp_message(
-    message: dict[str, Any], account: IntegrationAccount, contacts: list[Any]
+    message: dict[str, Any],
+    account: IntegrationAccount,
+    contacts: list[Any],
+    resolved: set[tuple[str | None, str | None]] | None = None,
 ) -> None:
+    """Log `message` once and find or create its sender's client. `resolved`
+    holds the senders this change already gave a client (a system message,
+    which may move one, empties it)."""
     message_id = _str(message.get("id"))
     if not message_id:
         return
@@ -279,12 +290,17 @@ def process_whatsapp_message(
                     "payload": _storable(message),
                 },
             )
-            if created and (phone or user_id):
+            create = kind not in CLIENTLESS_TYPES
+            known = resolved is not None and create and (phone, user_id) in resolved
+            if created and (phone or user_id) and not known:
                 name = _contact_name(contacts, phone, user_id)
-                create = kind not in CLIENTLESS_TYPES
-                _retried(_find_client, account, phone, user_id, name, create=create)
+                client = _retried(_find_client, account, phone, user_id, name, create=create)
                 if kind == "system":
                     _retried(_change_identity, account, message, phone, user_id)
+                    if resolved is not None:
+                        resolved.clear()
+                elif client is not None and resolved is not None:
+                    resolved.add((phone, user_id))
     except IntegrityError:
         # A parallel redelivery logged it first: exactly what we wanted.
         logger.info("WhatsApp message %s was already logged", message_id)
