@@ -191,19 +191,7 @@ def expect_one_client(
         f"exactly one client: phone {phone}, source 'whatsapp', name {shown}, "
         f"account {ctx.account.phone_number_id}"
     )
-    if not records:
-        ctx.fail(
-            f"{what}: the probe lists no client for {phone} after {SETTLE_SECONDS:g} s",
-            expected=expected,
-            exchange=exchange,
-        )
-    if len(records) > 1:
-        ctx.fail(
-            f"{what}: the probe lists {len(records)} clients for {phone}: {_show(records)}",
-            expected=expected,
-            exchange=exchange,
-        )
-    record = records[0]
+    record = _only_client(ctx, records, phone, what, expected=expected, exchange=exchange)
     wrong = _mismatches(
         record, {"phone": phone, "source": "whatsapp", "account": ctx.account.phone_number_id}
     )
@@ -216,6 +204,31 @@ def expect_one_client(
             exchange=exchange,
         )
     return record
+
+
+def _only_client(
+    ctx: CheckContext,
+    records: list[Record],
+    who: str,
+    what: str,
+    *,
+    expected: str,
+    exchange: Exchange,
+) -> Record:
+    """The one client the probe lists for `who`; a failure for none or several."""
+    if not records:
+        ctx.fail(
+            f"{what}: the probe lists no client for {who} after {SETTLE_SECONDS:g} s",
+            expected=expected,
+            exchange=exchange,
+        )
+    if len(records) > 1:
+        ctx.fail(
+            f"{what}: the probe lists {len(records)} clients for {who}: {_show(records)}",
+            expected=expected,
+            exchange=exchange,
+        )
+    return records[0]
 
 
 def expect_one_user_client(
@@ -238,20 +251,8 @@ def expect_one_user_client(
         f"exactly one client: user_id {user_id}, phone {phone or 'null'}, source 'whatsapp', "
         f"name {customer.name!r}, account {ctx.account.phone_number_id}"
     )
-    if not records:
-        ctx.fail(
-            f"{what}: the probe lists no client for user_id {user_id} after {SETTLE_SECONDS:g} s",
-            expected=expected,
-            exchange=exchange,
-        )
-    if len(records) > 1:
-        ctx.fail(
-            f"{what}: the probe lists {len(records)} clients for user_id {user_id}: "
-            f"{_show(records)}",
-            expected=expected,
-            exchange=exchange,
-        )
-    record = records[0]
+    who = f"user_id {user_id}"
+    record = _only_client(ctx, records, who, what, expected=expected, exchange=exchange)
     wrong = _mismatches(
         record,
         {
