@@ -4,7 +4,8 @@ Meta publishes `WebhookPayload` in its business-messaging OpenAPI spec (v23.0,
 kept under shared/reference/meta-openapi/). The spec is older and narrower
 than what Meta sends today, so two kinds of adjustment are made, each named:
 
-1. Repairs of the spec's own reference bugs (`SPEC_REF_REPAIRS`): when the
+1. Repairs of the spec's own reference bugs (`simulator._drift_spec.SPEC_REF_REPAIRS`,
+   shared with the drift check): when the
    webhook schemas were merged into the spec, their names collided with the
    send-message schemas and got suffixes (`TextMessage_2`, ...), but the
    references kept the bare names. As published, every inbound message is
@@ -27,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator import envelopes, messages
+from simulator._drift_spec import repaired_components
 from simulator._message_examples import message_examples
 from simulator.envelopes import Account, Customer
 from simulator.strategies._ids import accounts, bsuids, wa_ids
@@ -41,21 +43,6 @@ SPEC = (
     Path(__file__).parents[2].parent
     / "shared/reference/meta-openapi/business-messaging-api_v23.0.yaml"
 )
-
-#: Bare name the webhook schemas refer to -> the webhook schema it means.
-SPEC_REF_REPAIRS = {
-    "BaseMessageProperties": "BaseMessageProperties_1",
-    "TextMessage": "TextMessage_2",
-    "ReactionMessage": "ReactionMessage_1",
-    "AudioMessage": "AudioMessage_1",
-    "DocumentMessage": "DocumentMessage_1",
-    "ImageMessage": "ImageMessage_1",
-    "StickerMessage": "StickerMessage_1",
-    "VideoMessage": "VideoMessage_1",
-    "LocationMessage": "LocationMessage_1",
-    "ContactObject": "ContactObject_1",
-    "ErrorObject": "ErrorObject_2",
-}
 
 #: Message types the spec's `IncomingMessage` and `SystemMessage` describe.
 #: request_welcome, edit and revoke are not in it at all.
@@ -74,33 +61,8 @@ def spec() -> dict[str, Any]:
     return loaded
 
 
-def _webhook_schema_names(schemas: dict[str, Any]) -> list[str]:
-    """The webhook block of the spec: from WebhookPayload to SystemMessage."""
-    names = list(schemas)
-    return names[names.index("WebhookPayload") : names.index("SystemMessage") + 1]
-
-
-def _repair(node: Any) -> Any:
-    if isinstance(node, dict):
-        out = {k: _repair(v) for k, v in node.items()}
-        ref = out.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
-            name = ref.rsplit("/", 1)[1]
-            out["$ref"] = "#/components/schemas/" + SPEC_REF_REPAIRS.get(name, name)
-        if "mapping" in out and isinstance(out["mapping"], dict):
-            out["mapping"] = {k: _repair({"$ref": v})["$ref"] for k, v in out["mapping"].items()}
-        return out
-    if isinstance(node, list):
-        return [_repair(v) for v in node]
-    return node
-
-
 def _validator(spec: dict[str, Any], *, repaired: bool) -> Any:
-    components = copy.deepcopy(spec["components"])
-    if repaired:
-        schemas = components["schemas"]
-        for name in _webhook_schema_names(schemas):
-            schemas[name] = _repair(schemas[name])
+    components = repaired_components(spec) if repaired else copy.deepcopy(spec["components"])
     root = {"components": components, "$ref": "#/components/schemas/WebhookPayload"}
     # The document declares `openapi: 3.1.0`: JSON Schema 2020-12 semantics.
     return openapi_schema_validator.OAS31Validator(
@@ -168,7 +130,7 @@ def test_every_example_the_spec_covers_validates(validator: Any) -> None:
 
 
 def test_the_published_spec_needs_its_references_repaired(spec: dict[str, Any]) -> None:
-    # If Meta fixes the references, this fails and SPEC_REF_REPAIRS can go.
+    # If Meta fixes the references, this fails and _drift_spec.SPEC_REF_REPAIRS can go.
     sender = Customer("16505551234", "Sheena Nelson")
     account = Account("102290129340398", "106540352242922", "15550783881")
     payload = envelopes.message_payload(account, messages.text(sender, "hi"), sender)
