@@ -8,8 +8,9 @@ from __future__ import annotations
 import random
 from typing import Any, TypedDict
 
-from simulator import ids
+from simulator import eras, ids
 from simulator.envelopes import Account, Customer
+from simulator.eras import Era
 from simulator.fields import (
     account_review_update,
     account_update,
@@ -20,7 +21,6 @@ from simulator.fields import (
     template_category_update,
     template_quality_update,
     template_status_update,
-    user_id_update,
     user_preferences,
 )
 from simulator.statuses import (
@@ -41,74 +41,129 @@ JSON = dict[str, Any]
 
 
 def _status_cases(
-    account: Account, recipient: Customer, rng: random.Random, timestamp: str
+    account: Account, recipient: Customer, rng: random.Random, timestamp: str, era: Era
 ) -> dict[str, tuple[Status, Customer]]:
     # Draws happen in this fixed order, so one seed gives the same examples.
-    scoped = Customer(None, recipient.name, user_id=ids.bsuid(rng=rng), username="test.user")
     ts = int(timestamp)
 
-    def wamid() -> str:
-        return ids.wamid(recipient.wa_id or "", inbound=False, rng=rng)
+    def wamid(who: Customer = recipient) -> str:
+        return ids.wamid(who.wa_id or who.user_id or "", inbound=False, rng=rng)
 
     cases: dict[str, tuple[Status, Customer]] = {
-        "sent": (sent(wamid(), recipient, timestamp=timestamp, rng=rng), recipient),
+        "sent": (sent(wamid(), recipient, timestamp=timestamp, era=era, rng=rng), recipient),
         "delivered": (
-            delivered(wamid(), recipient, timestamp=str(ts + 2), category="utility", rng=rng),
+            delivered(wamid(), recipient, timestamp=str(ts + 2), category="utility", era=era,
+                      rng=rng),
             recipient,
         ),
         "read": (read(wamid(), recipient, timestamp=str(ts + 9)), recipient),
         "failed": (failed(wamid(), recipient, timestamp=timestamp), recipient),
         "played": (played(wamid(), recipient, timestamp=str(ts + 30)), recipient),
-        # v24+: no conversation object; the billable marketing rate.
+        # The billable marketing rate (per-message pricing, since July 2025).
         "sent_pmp_pricing": (
-            sent(wamid(), recipient, timestamp=timestamp, category="marketing",
-                    with_conversation=False),
-            recipient,
-        ),
-        # Before July 2025: conversation-based pricing, no pricing.type.
-        "sent_cbp_pricing": (
-            sent(wamid(), recipient, timestamp=timestamp, category="marketing",
-                    pricing_model="CBP", rng=rng),
+            sent(wamid(), recipient, category="marketing", timestamp=timestamp, era=era,
+                 rng=rng),
             recipient,
         ),
         "sent_free_entry_point": (
-            sent(wamid(), recipient, timestamp=timestamp, category="referral_conversion",
-                    rng=rng),
+            sent(wamid(), recipient, category="referral_conversion", timestamp=timestamp,
+                 era=era, rng=rng),
             recipient,
         ),
         "failed_outside_window": (
             failed(wamid(), recipient, code=131047, timestamp=timestamp), recipient
         ),
         "sent_biz_opaque": (
-            sent(wamid(), recipient, timestamp=timestamp, category="utility",
-                    with_conversation=False, biz_opaque_callback_data="order-1234/retry?x=1"),
+            sent(wamid(), recipient, category="utility", with_conversation=False,
+                 biz_opaque_callback_data="order-1234/retry?x=1", timestamp=timestamp, era=era),
             recipient,
         ),
-        "delivered_user_id": (
-            delivered(ids.wamid(scoped.user_id or "", inbound=False, rng=rng), scoped,
-                         timestamp=timestamp, category="marketing", with_conversation=False),
-            scoped,
+    }  # fmt: skip
+    if not era.business_scoped_ids:
+        # Before July 2025: conversation-based pricing, no pricing.type.
+        cases["sent_cbp_pricing"] = (
+            sent(
+                wamid(),
+                recipient,
+                category="marketing",
+                pricing_model="CBP",
+                timestamp=timestamp,
+                era=era,
+                rng=rng,
+            ),
+            recipient,
+        )
+        return cases
+    # 2026: who the recipient is, and groups (Meta's business-scoped user id
+    # guide, May 7, 2026: delivered to a BSUID with no shareable number, a
+    # failed send to a BSUID, parent ids, group statuses).
+    phoneless = Customer(None, "Nour Salem", user_id=ids.bsuid("EG", rng), username="nour.designs")
+    number = ids.wa_id(rng)
+    country = ids.country_of(number)
+    with_parent = Customer(
+        number, "Pablo M.", user_id=ids.bsuid(country, rng), username="pablomorales",
+        parent_user_id=ids.parent_bsuid(country, rng),
+    )  # fmt: skip
+    group = ids.group_id(account.display_phone_number, rng)
+    cases |= {
+        "delivered_phoneless": (
+            delivered(wamid(phoneless), phoneless, timestamp=str(ts + 2), category="marketing",
+                      era=era),
+            phoneless,
+        ),
+        "failed_phoneless": (
+            failed(wamid(phoneless), phoneless, code=131026, timestamp=timestamp), phoneless
+        ),
+        "delivered_parent_user_id": (
+            delivered(wamid(with_parent), with_parent, timestamp=str(ts + 2),
+                      category="marketing", era=era),
+            with_parent,
+        ),
+        "delivered_group": (
+            delivered(wamid(with_parent), with_parent, group_id=group, timestamp=str(ts + 3),
+                      category="utility", era=era),
+            with_parent,
+        ),
+        "read_group": (
+            read(wamid(with_parent), with_parent, group_id=group, timestamp=str(ts + 12)),
+            with_parent,
         ),
     }  # fmt: skip
     return cases
 
 
 def status_examples(
-    account: Account, recipient: Customer, rng: random.Random, timestamp: str
+    account: Account,
+    recipient: Customer,
+    rng: random.Random,
+    timestamp: str,
+    *,
+    era: Era | str | None = None,
 ) -> dict[str, Status]:
-    """Named statuses, one per variant a receiver must accept."""
-    return {name: s for name, (s, _) in _status_cases(account, recipient, rng, timestamp).items()}
+    """Named statuses, one per variant a receiver must accept, in the era's shapes."""
+    cases = _status_cases(account, recipient, rng, timestamp, eras.era(era))
+    return {name: s for name, (s, _) in cases.items()}
 
 
 def status_example_payloads(
-    account: Account, recipient: Customer, rng: random.Random, timestamp: str
+    account: Account,
+    recipient: Customer,
+    rng: random.Random,
+    timestamp: str,
+    *,
+    era: Era | str | None = None,
 ) -> dict[str, Payload]:
     """The same examples as whole deliveries, with the 2026 `contacts` array
-    where Meta sends one (business-scoped recipients)."""
-    return {
-        name: statuses_payload(account, s, [who])
-        for name, (s, who) in _status_cases(account, recipient, rng, timestamp).items()
-    }
+    where Meta sends one (sent, delivered and read to business-scoped users)."""
+    cases = _status_cases(account, recipient, rng, timestamp, eras.era(era))
+    payloads = {name: statuses_payload(account, s, [who]) for name, (s, who) in cases.items()}
+    if "delivered" in cases and recipient.user_id is not None:
+        # Live 2026 status bodies carry contacts without a profile.
+        status, who = cases["delivered"]
+        payloads["delivered_contact_without_profile"] = statuses_payload(
+            account, status, [who], profiles=False
+        )
+    return payloads
 
 
 def error_examples(account: Account) -> dict[str, Value]:
@@ -129,11 +184,14 @@ def _template_name(rng: random.Random) -> str:
     return f"{rng.choice(words)}_{rng.choice(words)}_{rng.randint(1, 99)}"
 
 
-def field_examples(account: Account, rng: random.Random, time: int) -> dict[str, tuple[str, JSON]]:
-    """Named (field, value) pairs, one per variant a receiver must accept."""
+def field_examples(
+    account: Account, rng: random.Random, time: int, *, era: Era | str | None = None
+) -> dict[str, tuple[str, JSON]]:
+    """Named (field, value) pairs, one per variant a receiver must accept, in
+    the era's shapes (the users of `user_preferences`)."""
     number = account.display_phone_number
     template = _Template(template_id=int(ids.digits(15, rng)), name=_template_name(rng))
-    customer = Customer(ids.wa_id(rng), "Test User", user_id=ids.bsuid(rng=rng))
+    customer = Customer.generate("Test User", rng, era=era)
     waba_info = {"waba_id": account.waba_id, "owner_business_id": ids.digits(16, rng)}
     rejection = (
         "Your template has parameters placed next to each other (like {{1}}{{2}}) "
@@ -193,6 +251,4 @@ def field_examples(account: Account, rng: random.Random, time: int) -> dict[str,
             "user_preferences", user_preferences(account, customer, "stop", timestamp=time)),
         "user_preferences_resume": (
             "user_preferences", user_preferences(account, customer, "resume", timestamp=time)),
-        "user_id_update": ("user_id_update", user_id_update(
-            account, customer, ids.bsuid(rng=rng), timestamp=str(time))),
     }  # fmt: skip

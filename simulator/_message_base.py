@@ -4,7 +4,8 @@ Every message builder (`simulator.messages`, `_media`, `_interactive`) puts
 its type's object into the same frame, so the frame's key order is decided
 once, here. The order is what Meta writes, and the signature covers it:
 
-    context, referral, from, from_user_id, id, timestamp, errors, type, <type>
+    context, referral, from, from_user_id, from_parent_user_id, group_id,
+    id, timestamp, errors, type, <type>
 
 Sources:
 - `context` first: every live capture of a reply, button or interactive
@@ -13,7 +14,11 @@ Sources:
   (`"messages":[{"referral":{...},"from":...}]`) and a live capture
   (`{"referral":{...},"from":"549...","id":...}`).
 - `from_user_id` right after `from`: live 2026 captures
-  (`"from":"51920155032","from_user_id":"PE.9677...","id":...`).
+  (`"from":"51920155032","from_user_id":"PE.9677...","id":...`);
+  `from_parent_user_id` and `group_id` next: Meta's business-scoped user id
+  guide (May 7, 2026) syntax (`from`, `from_user_id`, `from_parent_user_id`,
+  `group_id`, `id`, ...). `group_id` only on messages in a group chat
+  (Meta's group messages reference, Updated Jun 17, 2026).
 - `errors` between `timestamp` and `type`: Meta's unsupported-message
   reference and its OpenAPI example.
 - the one exception, `text` before `type` for text messages, lives in
@@ -69,6 +74,7 @@ def assemble(
     referral: Mapping[str, Any] | None = None,
     errors: list[JSON] | None = None,
     content_first: bool = False,
+    group_id: str | None = None,
     rng: random.Random | None = None,
 ) -> Message:
     """One message in Meta's key order; `content` goes under the type's own
@@ -80,6 +86,8 @@ def assemble(
     if referral is not None:
         message["referral"] = dict(referral)
     message.update(sender.sender_fields)
+    if group_id is not None:
+        message["group_id"] = group_id
     message["id"] = id if id is not None else ids.wamid(sender_number(sender, rng), rng=rng)
     message["timestamp"] = timestamp if timestamp is not None else ids.timestamp()
     if errors is not None:

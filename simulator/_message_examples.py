@@ -12,14 +12,13 @@ quotes inside Flow answers.
 from __future__ import annotations
 
 import random
-from dataclasses import replace
 
 from simulator import ids
 from simulator import messages as m
 from simulator.envelopes import Customer
 from simulator.types import Message
 
-__all__ = ["message_examples"]
+__all__ = ["identity_examples", "message_examples"]
 
 
 def message_examples(
@@ -135,11 +134,10 @@ def message_examples(
     out["system_number_changed"] = m.system_user_changed_number(
         sender, ids.wa_id(rng), timestamp=at, rng=rng
     )
-    # A BSUID change is about a user who has one: give the sender an old one.
-    scoped = replace(sender, user_id=sender.user_id or ids.bsuid("SA", rng))
-    out["system_user_id_changed"] = m.system_user_changed_user_id(
-        scoped, ids.bsuid("SA", rng), timestamp=at, rng=rng
-    )
+    if sender.user_id is not None:  # business-scoped ids (2026) only
+        out["system_user_id_changed"] = m.system_user_changed_user_id(
+            sender, ids.bsuid(ids.country_of(sender.wa_id, rng), rng), timestamp=at, rng=rng
+        )
     out["request_welcome"] = m.request_welcome(sender, timestamp=at, rng=rng)
     out["unsupported"] = m.unsupported(
         sender, unsupported_type="poll_creation", timestamp=at, rng=rng
@@ -149,4 +147,42 @@ def message_examples(
         sender, edited, "Correction: الموعد يوم الخميس, not Wednesday", timestamp=at, rng=rng
     )
     out["revoke"] = m.revoke(sender, own_message(), timestamp=at, rng=rng)
+    if sender.user_id is not None:  # groups arrived with the 2026 shapes
+        out["text_group"] = m.text(
+            sender, "Is the shop open on Friday? 🕌", group_id=ids.group_id(business_number, rng),
+            timestamp=at, rng=rng,
+        )  # fmt: skip
     return out
+
+
+def identity_examples(
+    business_number: str, rng: random.Random, timestamp: str
+) -> dict[str, tuple[Message, Customer]]:
+    """2026 variants about who the sender is, each with its own sender: a
+    user Meta shares only by business-scoped id and username (no `wa_id`,
+    no `from`), and one of a business with parent ids enabled."""
+    del business_number  # the same signature as `message_examples`, for the catalog
+    phoneless = Customer(None, "Nour Salem", user_id=ids.bsuid("EG", rng), username="nour.designs")
+    number = ids.wa_id(rng)
+    country = ids.country_of(number)
+    with_parent = Customer(
+        number, "Pablo Morales", user_id=ids.bsuid(country, rng),
+        parent_user_id=ids.parent_bsuid(country, rng),
+    )  # fmt: skip
+    return {
+        "text_phoneless": (
+            m.text(phoneless, "Hi! Do you ship to Alexandria?", timestamp=timestamp, rng=rng),
+            phoneless,
+        ),
+        # A system message has no contacts array, and this one no `from` either.
+        "system_user_id_changed_phoneless": (
+            m.system_user_changed_user_id(
+                phoneless, ids.bsuid("EG", rng), timestamp=timestamp, rng=rng
+            ),
+            phoneless,
+        ),
+        "text_parent_user_id": (
+            m.text(with_parent, "Does it come in another color?", timestamp=timestamp, rng=rng),
+            with_parent,
+        ),
+    }

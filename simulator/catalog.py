@@ -14,12 +14,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from simulator import envelopes
+from simulator import envelopes, eras
 from simulator.envelopes import Account, Customer
+from simulator.eras import Era
 from simulator.errors import UnknownVariant
 from simulator.examples import (
     error_examples,
     field_examples,
+    identity_examples,
     message_examples,
     status_example_payloads,
     status_examples,
@@ -33,28 +35,40 @@ GROUPS = ("messages", "statuses", "errors", "fields", "batches")
 
 @dataclass(frozen=True)
 class Context:
-    """Who and when: the business account, the customer, the time, and the
-    seed every id is drawn from (None: fresh ids on every build)."""
+    """Who and when: the business account, the customer, the time, the era
+    whose shapes the variants follow, and the seed every id is drawn from
+    (None: fresh ids on every build)."""
 
     account: Account
     customer: Customer
     timestamp: int
     seed: int | None = None
+    era: Era = eras.CURRENT
 
     @classmethod
-    def fresh(cls, account: Account | None = None, customer: Customer | None = None) -> Context:
+    def fresh(
+        cls,
+        account: Account | None = None,
+        customer: Customer | None = None,
+        *,
+        era: Era | str | None = None,
+    ) -> Context:
+        chosen = eras.era(era)
         return cls(
             account or Account.generate(),
-            customer or Customer.generate("Test User"),
+            customer or Customer.generate("Test User", era=chosen),
             int(time.time()),
+            era=chosen,
         )
 
     @classmethod
-    def fixed(cls, seed: int = 2026) -> Context:
+    def fixed(cls, seed: int = 2026, *, era: Era | str | None = None) -> Context:
         """The context of the fixture files: everything derived from `seed`."""
+        chosen = eras.era(era)
         rng = random.Random(seed)
         account = Account.generate(rng)
-        return cls(account, Customer.generate("Layla Hassan", rng), 1_767_225_600, seed)
+        customer = Customer.generate("Layla Hassan", rng, era=chosen)
+        return cls(account, customer, 1_767_225_600, seed, chosen)
 
     def rng(self, group: str) -> random.Random:
         """A generator of its own per group, so that adding a variant to one
@@ -63,21 +77,24 @@ class Context:
 
 
 def _messages(ctx: Context) -> dict[str, Payload]:
-    examples = message_examples(
-        ctx.customer, ctx.account.display_phone_number, ctx.rng("messages"), str(ctx.timestamp)
-    )
-    return {
+    business, rng, at = ctx.account.display_phone_number, ctx.rng("messages"), str(ctx.timestamp)
+    result = {
         name: envelopes.message_payload(
             ctx.account, message, None if message["type"] == "system" else ctx.customer
         )
-        for name, message in examples.items()
+        for name, message in message_examples(ctx.customer, business, rng, at).items()
     }
+    if ctx.era.business_scoped_ids:
+        for name, (message, sender) in identity_examples(business, rng, at).items():
+            senders = None if message["type"] == "system" else sender
+            result[name] = envelopes.message_payload(ctx.account, message, senders)
+    return result
 
 
 def _statuses(ctx: Context) -> dict[str, Payload]:
     # Whole deliveries: business-scoped recipients come with a contacts array.
     return status_example_payloads(
-        ctx.account, ctx.customer, ctx.rng("statuses"), str(ctx.timestamp)
+        ctx.account, ctx.customer, ctx.rng("statuses"), str(ctx.timestamp), era=ctx.era
     )
 
 
@@ -92,7 +109,7 @@ def _fields(ctx: Context) -> dict[str, Payload]:
     return {
         name: envelopes.field_payload(ctx.account.waba_id, field, value, time=ctx.timestamp)
         for name, (field, value) in field_examples(
-            ctx.account, ctx.rng("fields"), ctx.timestamp
+            ctx.account, ctx.rng("fields"), ctx.timestamp, era=ctx.era
         ).items()
     }
 
@@ -100,8 +117,8 @@ def _fields(ctx: Context) -> dict[str, Payload]:
 def _batches(ctx: Context) -> dict[str, Payload]:
     """Meta's batching: several senders in one change, several changes, several entries."""
     rng = ctx.rng("batches")
-    second = Customer.generate("محمد العتيبي", rng)
-    third = Customer.generate("Zoë Ångström", rng)
+    second = Customer.generate("محمد العتيبي", rng, era=ctx.era)
+    third = Customer.generate("Zoë Ångström", rng, era=ctx.era)
     business, at = ctx.account.display_phone_number, str(ctx.timestamp)
     m = message_examples(ctx.customer, business, rng, at)
     m2 = message_examples(second, business, rng, at)
@@ -126,11 +143,13 @@ def _batches(ctx: Context) -> dict[str, Payload]:
             )
         ]
     )
-    statuses = status_examples(ctx.account, ctx.customer, rng, at)
+    statuses = status_examples(ctx.account, ctx.customer, rng, at, era=ctx.era)
     mixed = envelopes.batch(
         [
             envelopes.message_payload(ctx.account, m3["interactive_button_reply"], third),
-            envelopes.status_payload(ctx.account, [statuses["delivered"], statuses["read"]]),
+            envelopes.status_payload(
+                ctx.account, [statuses["delivered"], statuses["read"]], ctx.customer
+            ),
             envelopes.message_payload(ctx.account, m2["text"], second),
         ]
     )
@@ -159,14 +178,15 @@ def build_all(ctx: Context) -> dict[str, Payload]:
     return result
 
 
-def names() -> list[str]:
-    """Every variant name, in catalog order."""
-    return list(build_all(Context.fixed()))
+def names(era: Era | str | None = None) -> list[str]:
+    """Every variant name of the era (current when None), in catalog order."""
+    return list(build_all(Context.fixed(era=era)))
 
 
-def resolve(name: str) -> str:
+def resolve(name: str, era: Era | str | None = None) -> str:
     """The full `<group>/<variant>` name for `name`, which may omit the group."""
-    known = names()
+    chosen = eras.era(era)
+    known = names(chosen)
     if name in known:
         return name
     matches = [n for n in known if n.split("/", 1)[1] == name]
@@ -174,13 +194,25 @@ def resolve(name: str) -> str:
         return matches[0]
     if matches:
         raise UnknownVariant(f"{name!r} is ambiguous: say one of {', '.join(matches)}")
+    elsewhere = [
+        other.name
+        for other in eras.ERAS.values()
+        if other != chosen and any(name in (n, n.split("/", 1)[1]) for n in names(other))
+    ]
+    if elsewhere:
+        raise UnknownVariant(
+            f"{name!r} is a variant of the {' and '.join(elsewhere)} shapes, not of "
+            f"{chosen.name}: add --era {elsewhere[0]}"
+        )
     raise UnknownVariant(
         f"no variant named {name!r}: `fakemeta fixtures list` shows the {len(known)} names"
     )
 
 
 def build(name: str, ctx: Context | None = None) -> Payload:
-    """The payload of variant `name` in `ctx` (fresh ids and the current time by default)."""
-    full = resolve(name)
+    """The payload of variant `name` in `ctx` (fresh ids, the current time and
+    the current era by default)."""
+    ctx = ctx or Context.fresh()
+    full = resolve(name, ctx.era)
     group, variant = full.split("/", 1)
-    return _BUILDERS[group](ctx or Context.fresh())[variant]
+    return _BUILDERS[group](ctx)[variant]

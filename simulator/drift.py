@@ -1,7 +1,7 @@
 """Drift between what the builders generate and what Meta's OpenAPI spec documents.
 
 `python -m simulator.drift --check SPEC` collects the JSON paths of every
-catalogue payload plus a fixed, derandomized Hypothesis sample, collects the
+catalogue payload plus a fixed, derandomized Hypothesis sample, of every era, collects the
 paths the spec documents under `WebhookPayload` (`simulator._drift_spec`), and
 lists both directions of difference:
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simulator import catalog
+from simulator import catalog, eras
 from simulator._drift_spec import (
     ITEMS,
     WILDCARD,
@@ -42,6 +42,7 @@ from simulator._drift_spec import (
     load_spec,
     render,
 )
+from simulator.eras import Era
 from simulator.errors import UsageError
 from simulator.types import Payload
 
@@ -135,15 +136,16 @@ def load_exceptions(path: Path) -> dict[Drift, str]:
     return known
 
 
-def sampled_payloads(count: int) -> list[Payload]:
-    """`count` deliveries from each of the message, status and error strategies,
-    derandomized: the same sample on every run of the same Hypothesis."""
+def sampled_payloads(count: int, era: Era | str | None = None) -> list[Payload]:
+    """`count` deliveries of the era from each of the message, status and
+    error strategies, derandomized: the same sample on every run of the same
+    Hypothesis."""
     from hypothesis import HealthCheck, Phase, given, settings
 
     from simulator.strategies import error_payloads, message_payloads, status_payloads
 
     out: list[Payload] = []
-    for strategy in (message_payloads(), status_payloads(), error_payloads()):
+    for strategy in (message_payloads(era=era), status_payloads(era=era), error_payloads()):
 
         @settings(
             max_examples=count, derandomize=True, database=None, deadline=None,
@@ -155,6 +157,15 @@ def sampled_payloads(count: int) -> list[Payload]:
 
         collect()
     return out
+
+
+def every_era_payloads(count: int) -> list[Payload]:
+    """The whole catalogue and `count` samples per strategy, in every era."""
+    payloads: list[Payload] = []
+    for era in eras.ERAS.values():
+        payloads += catalog.build_all(catalog.Context.fixed(era=era)).values()
+        payloads += sampled_payloads(count, era) if count else []
+    return payloads
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -184,8 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"drift: {exc.one_line()}", file=sys.stderr)
         return 2
     fields = spec.enums.get(_FIELD, {"messages"})
-    payloads = [*catalog.build_all(catalog.Context.fixed()).values()]
-    payloads += sampled_payloads(args.samples) if args.samples else []
+    payloads = every_era_payloads(args.samples)
     generated, skipped = generated_paths(payloads, fields)
     drifts = compare(spec.paths, generated)
     new = [d for d in drifts if d not in known]

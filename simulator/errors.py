@@ -36,6 +36,7 @@ __all__ = [
     "SourceAddressError",
     "TlsError",
     "TransportError",
+    "UnknownEra",
     "UnknownVariant",
     "UsageError",
     "from_httpx",
@@ -107,6 +108,15 @@ class UnknownVariant(UsageError):
     Cause: a misspelt or ambiguous variant name. Fix: use one of the names
     `fakemeta fixtures list` prints (the message lists the candidates when
     the name was ambiguous).
+    """
+
+
+class UnknownEra(UsageError):
+    """No era goes by that name.
+
+    Cause: an `--era`/`era=` value other than the era names. Fix: use one of
+    `simulator.eras.ERA_NAMES` ("2025", "2026"); leave it out for the current
+    shapes.
     """
 
 

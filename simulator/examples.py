@@ -14,11 +14,12 @@ from simulator._examples import (
     status_example_payloads,
     status_examples,
 )
-from simulator._message_examples import message_examples
+from simulator._message_examples import identity_examples, message_examples
 
 __all__ = [
     "error_examples",
     "field_examples",
+    "identity_examples",
     "message_examples",
     "status_example_payloads",
     "status_examples",

@@ -53,13 +53,11 @@ FIELDS: Final = (
     "phone_number_name_update",
     "security",
     "user_preferences",
-    "user_id_update",
 )
 
-#: Fields whose entry carries `time`. user_preferences and user_id_update
-#: are shaped like `messages` values (metadata, contacts) and their
-#: documented entries have no `time`.
-TIMED_FIELDS: Final = frozenset(FIELDS) - {"user_preferences", "user_id_update"}
+#: Fields whose entry carries `time`. user_preferences is shaped like a
+#: `messages` value (metadata, contacts) and its documented entries have no `time`.
+TIMED_FIELDS: Final = frozenset(FIELDS) - {"user_preferences"}
 
 ACCOUNT_UPDATE_EVENTS: Final = (
     "ACCOUNT_DELETED", "ACCOUNT_OFFBOARDED", "ACCOUNT_RECONNECTED", "ACCOUNT_RESTRICTION",
@@ -300,18 +298,23 @@ def security(display_phone_number: str, event: str, *, requester: str | None = N
 
 
 def _user_ids(customer: Customer) -> JSON:
+    """`wa_id`, `user_id`, `parent_user_id`, each when known (the 2026
+    order of Meta's business-scoped user id guide, May 7, 2026)."""
     if customer.wa_id is None and customer.user_id is None:
         raise ValueError(f"Expected a customer with wa_id or user_id but got {customer!r}")
     ids_: JSON = {}
     _put(ids_, "wa_id", customer.wa_id)
     _put(ids_, "user_id", customer.user_id)
+    _put(ids_, "parent_user_id", customer.parent_user_id)
     return ids_
 
 
 def user_preferences(account: Account, customer: Customer, value: str, *, timestamp: int) -> JSON:
     """Marketing messages stopped or resumed: `messaging_product, metadata,
-    contacts, user_preferences[] {wa_id, user_id, detail, category, value,
-    timestamp}`; the timestamp is an int here, unlike message timestamps."""
+    contacts, user_preferences[] {wa_id, user_id, parent_user_id, detail,
+    category, value, timestamp}` (ids as the customer has them: 2026 adds the
+    business-scoped ones); the timestamp is an int here, unlike message
+    timestamps."""
     _check("value", value, ("stop", "resume"), "stop/resume")
     return {
         "messaging_product": "whatsapp",
@@ -332,8 +335,16 @@ def user_preferences(account: Account, customer: Customer, value: str, *, timest
 def user_id_update(
     account: Account, customer: Customer, previous_user_id: str, *, timestamp: str
 ) -> JSON:
-    """2026: a user's business-scoped id changed (from `previous_user_id` to
-    `customer.user_id`)."""
+    """A `user_id_update` value: a user's business-scoped id changed (from
+    `previous_user_id` to `customer.user_id`), as Meta's business-scoped
+    user id guide documented it from February to June 2026.
+
+    Not generated in any era, and not in `FIELDS`: Meta's changelog of
+    Aug 11, 2026 corrected the guide ("user_id_update is not a subscribable
+    webhook field ... BSUID changes are delivered on the messages field as a
+    system message", see `messages.system_user_changed_user_id`). Kept for
+    receivers that handle it from the guide's earlier text.
+    """
     if customer.user_id is None:
         raise ValueError(f"Expected a customer with user_id but got {customer!r}")
     update: JSON = {}

@@ -8,6 +8,9 @@ of every `.wire` file under `TEST_APP_SECRET`. The directory is found from this
 file's own path: inside an installed wheel it is `simulator/fixtures/`, in a
 checkout it is the repository's `fixtures/`. Never the working directory.
 
+The files at the top are the current era's shapes (`simulator.eras.CURRENT`);
+each older era has the same layout in a folder of its own, `fixtures/2025/`.
+
 Regenerate after changing a builder: `python -m simulator.fixtures`.
 """
 
@@ -20,8 +23,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from simulator import catalog
+from simulator import catalog, eras
 from simulator.encoding import encode
+from simulator.eras import Era
 from simulator.errors import FixturesMissing, UnknownVariant
 from simulator.signing import sign
 
@@ -59,20 +63,28 @@ def _signatures(directory: Path) -> dict[str, str]:
     return {name: signature for name, signature in pairs}
 
 
-def names() -> list[str]:
-    """The names of the fixture files present, `<group>/<name>`, sorted."""
-    return sorted(_signatures(fixtures_dir()))
+def _era_dir(root: Path, era: Era) -> Path:
+    return root if era == eras.CURRENT else root / era.name
 
 
-def load(name: str) -> Fixture:
-    """The fixture `name` (`messages/text`, or `text` when unambiguous)."""
-    directory = fixtures_dir()
+def names(era: Era | str | None = None) -> list[str]:
+    """The names of the era's fixture files present, `<group>/<name>`, sorted."""
+    return sorted(_signatures(_era_dir(fixtures_dir(), eras.era(era))))
+
+
+def load(name: str, era: Era | str | None = None) -> Fixture:
+    """The era's fixture `name` (`messages/text`, or `text` when unambiguous)."""
+    chosen = eras.era(era)
+    directory = _era_dir(fixtures_dir(), chosen)
     known = _signatures(directory)
     if name not in known:
         matches = [n for n in known if n.split("/", 1)[1] == name]
         if len(matches) != 1:
-            hint = f"say one of {', '.join(matches)}" if matches else "`fakemeta fixtures list`"
-            raise UnknownVariant(f"no fixture named {name!r}: {hint}")
+            # The catalog says why best: ambiguous, another era's, or unknown.
+            name = catalog.resolve(name, chosen)
+            raise UnknownVariant(
+                f"no fixture file for {name!r}: run `python -m simulator.fixtures`"
+            )
         name = matches[0]
     base = directory / name
     payload = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
@@ -80,11 +92,24 @@ def load(name: str) -> Fixture:
 
 
 def write_all(directory: Path) -> list[str]:
-    """Write every catalog variant under `directory`; returns the names written."""
-    variants = catalog.build_all(catalog.Context.fixed())
+    """Write every catalog variant of every era under `directory` (the current
+    era at the top, the others in folders named for them); returns the names
+    written, each older era's prefixed with its folder."""
+    written: list[str] = []
+    for era in eras.ERAS.values():
+        target = _era_dir(directory, era)
+        prefix = "" if target == directory else f"{era.name}/"
+        written += [prefix + name for name in _write_era(target, era)]
+    _signatures.cache_clear()
+    return written
+
+
+def _write_era(directory: Path, era: Era) -> list[str]:
+    variants = catalog.build_all(catalog.Context.fixed(era=era))
     lines = [
         "# <fixture> <X-Hub-Signature-256 of <fixture>.wire>",
         f"# app secret: {TEST_APP_SECRET}",
+        f"# era: {era.name}",
     ]
     for name, payload in variants.items():
         base = directory / name
@@ -95,8 +120,7 @@ def write_all(directory: Path) -> list[str]:
         base.with_suffix(".wire").write_bytes(wire)
         lines.append(f"{name} {sign(wire, TEST_APP_SECRET)}")
     (directory / "signatures.txt").write_text("\n".join(lines) + "\n", encoding="ascii")
-    _write_readme(directory, variants)
-    _signatures.cache_clear()
+    _write_readme(directory, variants, era)
     return list(variants)
 
 
@@ -117,10 +141,20 @@ def describe(payload: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def _write_readme(directory: Path, variants: dict[str, Any]) -> None:
+def _write_readme(directory: Path, variants: dict[str, Any], era: Era) -> None:
     rows = "\n".join(f"| `{name}` | {describe(payload)} |" for name, payload in variants.items())
+    where = (
+        "These are the current shapes. Older eras' files are in folders named for "
+        "them (`2025/`); `simulator/eras.py` says what each era is."
+        if era == eras.CURRENT
+        else f"These are the {era.name} shapes (`--era {era.name}`); the current "
+        "ones are one folder up. `simulator/eras.py` says what each era is."
+    )
+    era_option = "" if era == eras.CURRENT else f" --era {era.name}"
     (directory / "README.md").write_text(
-        f"""# fixtures
+        f"""# fixtures ({era.name} shapes)
+
+{where}
 
 Canonical WhatsApp Cloud API webhook payloads, one variant per file, written by
 `python -m simulator.fixtures` from the builders (do not edit by hand: a test
@@ -134,8 +168,8 @@ For each variant `<group>/<name>`:
   under the test app secret `{TEST_APP_SECRET}`.
 
 Ids and timestamps are fixed (derived from one seed) so the files are stable.
-`fakemeta fixtures show NAME [--wire]` prints one; `fakemeta send URL --fixture NAME`
-sends its exact bytes.
+`fakemeta fixtures show NAME [--wire]{era_option}` prints one;
+`fakemeta send URL --fixture NAME{era_option}` sends its exact bytes.
 
 | fixture | contents |
 | --- | --- |

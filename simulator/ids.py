@@ -15,8 +15,11 @@ import time
 
 __all__ = [
     "bsuid",
+    "country_of",
     "digits",
+    "group_id",
     "media_id",
+    "parent_bsuid",
     "phone_number_id",
     "sha256_b64",
     "timestamp",
@@ -52,17 +55,51 @@ def media_id(rng: random.Random | None = None) -> str:
     return digits(_rng(rng).choice((15, 16)), rng)
 
 
+#: The calling codes `wa_id()` draws from, with the ISO country a
+#: business-scoped id of such a number starts with.
+_COUNTRIES = {
+    "1": "US", "44": "GB", "49": "DE", "20": "EG", "966": "SA", "971": "AE",
+    "55": "BR", "91": "IN", "234": "NG", "62": "ID", "52": "MX",
+}  # fmt: skip
+
+
 def wa_id(rng: random.Random | None = None) -> str:
     """A user's number as Meta writes it: country code and number, digits only, no `+`."""
     r = _rng(rng)
-    country = r.choice(("1", "44", "49", "20", "966", "971", "55", "91", "234", "62", "52"))
+    country = r.choice(tuple(_COUNTRIES))
     return country + digits(r.randint(9, 15 - len(country)), rng)
+
+
+def country_of(number: str | None, rng: random.Random | None = None) -> str:
+    """The ISO country of a number `wa_id()` made (longest calling code
+    first); for None or another number, one drawn from the same countries."""
+    if number is not None:
+        for code in sorted(_COUNTRIES, key=len, reverse=True):
+            if number.startswith(code):
+                return _COUNTRIES[code]
+    return _rng(rng).choice(tuple(_COUNTRIES.values()))
 
 
 def bsuid(country: str = "US", rng: random.Random | None = None) -> str:
     """A 2026 business-scoped user id: ISO country code, a dot, digits
     (`US.13491208655302741918`)."""
     return f"{country}.{digits(_rng(rng).randint(16, 20), rng)}"
+
+
+def group_id(business_number: str, rng: random.Random | None = None) -> str:
+    """A group's id as the Groups API shows it: base64 of
+    `capi_group:<business number>:<group number>` with each `=` written `ZD`
+    (Meta's group messages reference, Updated Jun 17, 2026:
+    `Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ2OTQyMzM4MjAZD`)."""
+    raw = f"capi_group:{business_number}:120363{digits(12, rng)}".encode("ascii")
+    return base64.b64encode(raw).decode("ascii").replace("=", "ZD")
+
+
+def parent_bsuid(country: str = "US", rng: random.Random | None = None) -> str:
+    """A parent business-scoped user id, one per user across the businesses
+    of a portfolio with parent ids enabled: `US.ENT.` and digits (Meta's
+    business-scoped user id guide, "Parent business-scoped user IDs")."""
+    return f"{country}.ENT.{digits(_rng(rng).randint(16, 20), rng)}"
 
 
 def wamid(sender: str, *, inbound: bool = True, rng: random.Random | None = None) -> str:

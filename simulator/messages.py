@@ -20,6 +20,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from simulator import ids
 from simulator._interactive import (
     button,
     interactive_button_reply,
@@ -114,9 +115,11 @@ def text(
     timestamp: str | None = None,
     context: Mapping[str, Any] | None = None,
     referral: Mapping[str, Any] | None = None,
+    group_id: str | None = None,
     rng: random.Random | None = None,
 ) -> Message:
-    """A text message (Meta allows up to 4096 characters).
+    """A text message (Meta allows up to 4096 characters); `group_id` for one
+    written in a group chat the business is in (2026).
 
     Live text messages put `text` BEFORE `type`: `..."timestamp":"1788875624",
     "text":{"body":"testeeee"},"type":"text"}` in every capture we found
@@ -126,7 +129,7 @@ def text(
     """
     return assemble(
         sender, "text", {"body": body}, id=id, timestamp=timestamp, context=context,
-        referral=referral, content_first=True, rng=rng,
+        referral=referral, content_first=True, group_id=group_id, rng=rng,
     )  # fmt: skip
 
 
@@ -255,6 +258,8 @@ def system_user_changed_number(
     sender: Customer,
     new_wa_id: str,
     *,
+    new_user_id: str | None = None,
+    new_parent_user_id: str | None = None,
     name: str | None = None,
     id: str | None = None,
     timestamp: str | None = None,
@@ -262,15 +267,28 @@ def system_user_changed_number(
 ) -> Message:
     """The user moved to a new number: `from` is the old one, `system.wa_id`
     the new. Send it with `message_payload(..., senders=None)`: system
-    messages come without a contacts array (Meta's system-message reference).
+    messages come without a contacts array (Meta's system messages webhook
+    reference, Updated Aug 11, 2026).
+
+    A user with a business-scoped id gets a new one with the new number
+    ("BSUIDs are regenerated if a user changes their phone number", Meta's
+    business-scoped user id guide, May 7, 2026), so for such a sender the
+    system object also carries `user_id` (`new_user_id`, drawn from `rng`
+    when None), `parent_user_id` when the sender has one, and the previous
+    values (`previous_user_id`, `previous_parent_user_id`: Meta's changelog,
+    Aug 11, 2026). Their place after the new values is our choice: Meta
+    shows none.
     """
     who = name if name is not None else (sender.name or "")
     old = sender.wa_id or sender.user_id or ""
-    content = {
-        "body": f"User {who} changed from {old} to {new_wa_id}",
-        "wa_id": new_wa_id,
-        "type": "user_changed_number",
-    }
+    content: JSON = {"body": f"User {who} changed from {old} to {new_wa_id}", "wa_id": new_wa_id}
+    if sender.user_id is not None:
+        country = ids.country_of(new_wa_id, rng)
+        content["user_id"] = new_user_id or ids.bsuid(country, rng)
+        if sender.parent_user_id is not None:
+            content["parent_user_id"] = new_parent_user_id or ids.parent_bsuid(country, rng)
+        _previous_ids(content, sender)
+    content["type"] = "user_changed_number"
     return assemble(sender, "system", content, id=id, timestamp=timestamp, rng=rng)
 
 
@@ -284,10 +302,12 @@ def system_user_changed_user_id(
     timestamp: str | None = None,
     rng: random.Random | None = None,
 ) -> Message:
-    """The user's business-scoped id changed (2026). Meta's reference: the
-    notification reports only the new BSUID, no phone number; shape (body,
-    user_id, optional parent_user_id, type) from integrations handling it
-    live. No contacts array either."""
+    """The user's business-scoped id changed (2026). Meta's system messages
+    reference (Updated Aug 11, 2026): "reports only the BSUID change; no
+    phone number is included", and no contacts array. Keys: `body` ("User
+    <name> changed from <OLD_BSUID> to <NEW_BSUID>", the business-scoped
+    user id guide), `user_id`, `parent_user_id` (parent ids enabled), the
+    previous values (changelog, Aug 11, 2026), `type`."""
     who = name if name is not None else (sender.name or sender.username or "")
     old = sender.user_id or sender.wa_id or ""
     content: JSON = {
@@ -296,8 +316,16 @@ def system_user_changed_user_id(
     }
     if parent_user_id is not None:
         content["parent_user_id"] = parent_user_id
+    _previous_ids(content, sender)
     content["type"] = "user_changed_user_id"
     return assemble(sender, "system", content, id=id, timestamp=timestamp, rng=rng)
+
+
+def _previous_ids(content: JSON, sender: Customer) -> None:
+    if sender.user_id is not None:
+        content["previous_user_id"] = sender.user_id
+    if sender.parent_user_id is not None:
+        content["previous_parent_user_id"] = sender.parent_user_id
 
 
 def request_welcome(

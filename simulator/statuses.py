@@ -8,8 +8,13 @@ Wire facts and their sources:
 
 - Status keys: `id, status, timestamp, recipient_id, recipient_user_id,
   recipient_parent_user_id, biz_opaque_callback_data, conversation, pricing,
-  errors` (Meta's "Status messages webhook reference" syntax, and its
-  business-scoped user id guide for the `recipient_*user_id` pair).
+  errors` (Meta's "Status messages webhook reference", Updated May 21, 2026,
+  and its business-scoped user id guide, May 7, 2026, for the
+  `recipient_*user_id` pair; the guide renamed the parent key twice, to
+  `recipient_parent_user_id` on 2026-05-05). A group status (delivered and
+  read) has `recipient_id` (the group), `recipient_type`,
+  `recipient_participant_id`, `recipient_participant_user_id`,
+  `recipient_participant_parent_user_id` in that order (the same guide).
 - `conversation`: `id, expiration_timestamp, origin {type}`; the expiration
   only on `sent`; since v24.0 omitted unless in a free entry point window.
 - `pricing`: `billable, pricing_model, category, type` -- the order of live
@@ -29,10 +34,20 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, cast
 
-from simulator import ids
-from simulator.envelopes import Account, Customer, change, entry, payload
+from simulator import eras, ids
+from simulator.envelopes import (
+    Account,
+    Customer,
+    change,
+    entry,
+    payload,
+    status_contacts,
+    status_payload,
+    statuses_value,
+)
+from simulator.eras import Era
 from simulator.meta_errors import ERROR_HREF, meta_error
-from simulator.types import Contact, Payload, Status, Value
+from simulator.types import Payload, Status, Value
 
 __all__ = [
     "CONVERSATION_ORIGINS",
@@ -71,23 +86,16 @@ CONVERSATION_ORIGINS: Final = (
     "utility",
 )
 
-#: `pricing.category` values: the origins plus the 2026 group categories.
-PRICING_CATEGORIES: Final = (
-    *CONVERSATION_ORIGINS,
-    "group_marketing",
-    "group_service",
-    "group_utility",
-)
+#: `pricing.category` values: the conversation origins (Meta's status
+#: reference spells one `authentication-international` in one list and
+#: `authentication_international` in another; pywa, whatsapp-api-js and the
+#: origin list use the underscore, and so do we).
+PRICING_CATEGORIES: Final = CONVERSATION_ORIGINS
 
 PRICING_MODELS: Final = ("CBP", "PMP")
 
-#: `pricing.type` values (per-message pricing only).
-PRICING_TYPES: Final = (
-    "regular",
-    "free_customer_service",
-    "free_entry_point",
-    "free_group_customer_service",
-)
+#: `pricing.type` values (per-message pricing only; Meta's status reference).
+PRICING_TYPES: Final = ("regular", "free_customer_service", "free_entry_point")
 
 _SECONDS_PER_DAY = 24 * 60 * 60
 
@@ -143,7 +151,6 @@ def pricing(
     if type is None:
         type = {
             "service": "free_customer_service",
-            "group_service": "free_group_customer_service",
             "referral_conversion": "free_entry_point",
         }.get(category, "regular")
     _check("pricing type", type, PRICING_TYPES, "PRICING_TYPES")
@@ -184,6 +191,7 @@ def status(
     status: str,
     recipient: Customer,
     *,
+    group_id: str | None = None,
     timestamp: str | None = None,
     conversation: Mapping[str, Any] | None = None,
     pricing: Mapping[str, Any] | None = None,
@@ -194,10 +202,16 @@ def status(
     """One `statuses[]` object in Meta's key order.
 
     `message_id=None` makes an outbound `wamid` for the recipient from `rng`.
-    A `failed` status needs `errors`; the others may not carry any. The
-    recipient's number becomes `recipient_id` and its business-scoped id
-    `recipient_user_id`, except that a failed message sent to a number has
-    no `recipient_user_id`.
+    A `failed` status needs `errors`; the others may not carry any.
+
+    To one user: the number is `recipient_id`, the business-scoped ids
+    `recipient_user_id` and `recipient_parent_user_id`; a failed message sent
+    to a number has no `recipient_user_id` (Meta's business-scoped user id
+    guide, May 7, 2026). To a group (`group_id`, `delivered` and `read`
+    only): `recipient_id` is the group, `recipient_type` "group", and the
+    participant's ids follow as `recipient_participant_id`,
+    `recipient_participant_user_id`, `recipient_participant_parent_user_id`
+    (the same guide's group status syntax).
     """
     _check("status kind", status, STATUS_KINDS, "STATUS_KINDS")
     if recipient.wa_id is None and recipient.user_id is None:
@@ -206,6 +220,11 @@ def status(
         raise ValueError("Expected errors for a failed status but got errors=None")
     if status != "failed" and errors:
         raise ValueError(f"Expected no errors on a {status!r} status, only on 'failed'")
+    if group_id is not None and status not in ("delivered", "read"):
+        raise ValueError(
+            f"Expected a delivered or read status for a group (the group statuses Meta "
+            f"documents) but got status={status!r}"
+        )
     if message_id is None:
         message_id = ids.wamid(recipient.wa_id or recipient.user_id or "", inbound=False, rng=rng)
     result: JSON = {
@@ -213,10 +232,17 @@ def status(
         "status": status,
         "timestamp": timestamp if timestamp is not None else ids.timestamp(),
     }
-    if recipient.wa_id is not None:
-        result["recipient_id"] = recipient.wa_id
-    if recipient.user_id is not None and not (status == "failed" and recipient.wa_id is not None):
-        result["recipient_user_id"] = recipient.user_id
+    if group_id is not None:
+        result["recipient_id"] = group_id
+        result["recipient_type"] = "group"
+        _put(result, "recipient_participant_id", recipient.wa_id)
+        _put(result, "recipient_participant_user_id", recipient.user_id)
+        _put(result, "recipient_participant_parent_user_id", recipient.parent_user_id)
+    else:
+        _put(result, "recipient_id", recipient.wa_id)
+        if not (status == "failed" and recipient.wa_id is not None):
+            _put(result, "recipient_user_id", recipient.user_id)
+            _put(result, "recipient_parent_user_id", recipient.parent_user_id)
     if biz_opaque_callback_data is not None:
         result["biz_opaque_callback_data"] = biz_opaque_callback_data
     if conversation is not None:
@@ -228,22 +254,33 @@ def status(
     return cast("Status", result)
 
 
+def _put(target: JSON, key: str, value: str | None) -> None:
+    if value is not None:
+        target[key] = value
+
+
 def _billing(
     kind: str,
     category: str | None,
     model: str,
-    with_conversation: bool,
+    with_conversation: bool | None,
     timestamp: str,
+    era: Era,
     rng: random.Random | None,
 ) -> tuple[JSON | None, JSON | None]:
     if category is None:
         return None, None
+    price = pricing(category, model=model)
+    if with_conversation is None:
+        # v24.0+: "Omitted entirely ... unless webhook is for a free entry
+        # point conversation" (status reference, Updated May 21, 2026).
+        with_conversation = era.conversation_on_statuses or price.get("type") == "free_entry_point"
     conv = None
     if with_conversation:
-        origin = category.removeprefix("group_") if category.startswith("group_") else category
+        origin = category
         expiration = str(int(timestamp) + _SECONDS_PER_DAY) if kind == "sent" else None
         conv = conversation(origin, expiration_timestamp=expiration, rng=rng)
-    return conv, pricing(category, model=model)
+    return conv, price
 
 
 def _billed_status(
@@ -253,16 +290,18 @@ def _billed_status(
     timestamp: str | None,
     category: str | None,
     pricing_model: str,
-    with_conversation: bool,
+    with_conversation: bool | None,
     biz_opaque_callback_data: str | None,
+    era: Era | str | None,
     rng: random.Random | None,
+    group_id: str | None = None,
 ) -> Status:
     """`sent`, `delivered` or `read`, with the billing objects that status carries."""
     ts = timestamp if timestamp is not None else ids.timestamp()
-    conv, price = _billing(kind, category, pricing_model, with_conversation, ts, rng)
+    conv, price = _billing(kind, category, pricing_model, with_conversation, ts, eras.era(era), rng)
     return status(
-        message_id, kind, recipient, timestamp=ts, conversation=conv, pricing=price,
-        biz_opaque_callback_data=biz_opaque_callback_data, rng=rng,
+        message_id, kind, recipient, group_id=group_id, timestamp=ts, conversation=conv,
+        pricing=price, biz_opaque_callback_data=biz_opaque_callback_data, rng=rng,
     )  # fmt: skip
 
 
@@ -273,16 +312,19 @@ def sent(
     timestamp: str | None = None,
     category: str | None = "service",
     pricing_model: str = "PMP",
-    with_conversation: bool = True,
+    with_conversation: bool | None = None,
     biz_opaque_callback_data: str | None = None,
+    era: Era | str | None = None,
     rng: random.Random | None = None,
 ) -> Status:
-    """A `sent` status with pricing (and, v23-style, a conversation with its
-    expiration). `category=None` leaves both out, as v24 does when pricing
+    """A `sent` status with pricing and, where the era has one, a
+    conversation with its expiration. `with_conversation=None` follows the
+    era: always up to 2025 (v23.0), from 2026 (v24.0+) only in a free entry
+    point window. `category=None` leaves both out, as v24 does when pricing
     went with the `delivered` webhook."""
     return _billed_status(
         "sent", message_id, recipient, timestamp, category, pricing_model,
-        with_conversation, biz_opaque_callback_data, rng,
+        with_conversation, biz_opaque_callback_data, era, rng,
     )  # fmt: skip
 
 
@@ -290,17 +332,20 @@ def delivered(
     message_id: str | None,
     recipient: Customer,
     *,
+    group_id: str | None = None,
     timestamp: str | None = None,
     category: str | None = "service",
     pricing_model: str = "PMP",
-    with_conversation: bool = True,
+    with_conversation: bool | None = None,
     biz_opaque_callback_data: str | None = None,
+    era: Era | str | None = None,
     rng: random.Random | None = None,
 ) -> Status:
-    """A `delivered` status; its conversation has no expiration."""
+    """A `delivered` status; its conversation (if any) has no expiration.
+    `group_id`: delivered to `recipient` in that group (see `status`)."""
     return _billed_status(
         "delivered", message_id, recipient, timestamp, category, pricing_model,
-        with_conversation, biz_opaque_callback_data, rng,
+        with_conversation, biz_opaque_callback_data, era, rng, group_id,
     )  # fmt: skip
 
 
@@ -308,11 +353,13 @@ def read(
     message_id: str | None,
     recipient: Customer,
     *,
+    group_id: str | None = None,
     timestamp: str | None = None,
     category: str | None = None,
     pricing_model: str = "PMP",
-    with_conversation: bool = False,
+    with_conversation: bool | None = None,
     biz_opaque_callback_data: str | None = None,
+    era: Era | str | None = None,
     rng: random.Random | None = None,
 ) -> Status:
     """A `read` status. Pricing appears on `delivered` or `read`, never both,
@@ -320,7 +367,7 @@ def read(
     without a delivered."""
     return _billed_status(
         "read", message_id, recipient, timestamp, category, pricing_model,
-        with_conversation, biz_opaque_callback_data, rng,
+        with_conversation, biz_opaque_callback_data, era, rng, group_id,
     )  # fmt: skip
 
 
@@ -357,52 +404,6 @@ def failed(
     )  # fmt: skip
 
 
-def status_contacts(statuses: Sequence[Status], recipients: Sequence[Customer]) -> list[Contact]:
-    """The `contacts` Meta puts before business-scoped statuses.
-
-    Only for recipients with a business-scoped id, only when one of their
-    statuses is not `failed`; the username is left out for `sent` alone.
-    """
-    contacts: list[Contact] = []
-    for customer in dict.fromkeys(recipients):
-        if customer.user_id is None:
-            continue
-        kinds = {
-            s["status"]
-            for s in statuses
-            if s.get("recipient_user_id") == customer.user_id
-            or (customer.wa_id is not None and s.get("recipient_id") == customer.wa_id)
-        }
-        if not kinds - {"failed"}:
-            continue
-        contact = customer.contact
-        if kinds <= {"sent", "failed"}:
-            contact["profile"].pop("username", None)
-        contacts.append(contact)
-    return contacts
-
-
-def statuses_value(
-    account: Account, statuses: Sequence[Status], recipients: Sequence[Customer] = ()
-) -> Value:
-    """`messaging_product, metadata, [contacts], statuses` for a `messages` change."""
-    value: Value = {"messaging_product": "whatsapp", "metadata": account.metadata}
-    contacts = status_contacts(statuses, recipients)
-    if contacts:
-        value["contacts"] = contacts
-    value["statuses"] = list(statuses)
-    return value
-
-
-def statuses_payload(
-    account: Account, statuses: Sequence[Status] | Status, recipients: Sequence[Customer] = ()
-) -> Payload:
-    """A whole status delivery; `recipients` adds the 2026 contacts array."""
-    status_list = [statuses] if isinstance(statuses, dict) else list(statuses)
-    value = statuses_value(account, status_list, recipients)
-    return payload([entry(account.waba_id, [change(value)])])
-
-
 def errors_value(account: Account, errors: Sequence[Mapping[str, Any]]) -> Value:
     """A `messages` change whose value holds `errors` instead of messages or
     statuses: a system-, app- or account-level problem (Meta's "Errors
@@ -418,3 +419,7 @@ def errors_value(account: Account, errors: Sequence[Mapping[str, Any]]) -> Value
 
 def errors_payload(account: Account, errors: Sequence[Mapping[str, Any]]) -> Payload:
     return payload([entry(account.waba_id, [change(errors_value(account, errors))])])
+
+
+#: The same function under the name this module has always used.
+statuses_payload = status_payload

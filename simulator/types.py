@@ -37,9 +37,10 @@ class Profile(TypedDict):
 
 # `from` is a keyword, hence the functional syntax.
 class Contact(TypedDict):
-    profile: Profile
+    profile: NotRequired[Profile]
     wa_id: NotRequired[str]
     user_id: NotRequired[str]
+    parent_user_id: NotRequired[str]
 
 
 # The per-type object ("text": {...}, "image": {...}) sits under the type's own
@@ -51,6 +52,8 @@ Message = TypedDict(
         "referral": NotRequired[JSON],
         "from": NotRequired[str],
         "from_user_id": NotRequired[str],
+        "from_parent_user_id": NotRequired[str],
+        "group_id": NotRequired[str],
         "id": str,
         "timestamp": str,
         "type": str,
@@ -65,6 +68,11 @@ class Status(TypedDict):
     timestamp: str
     recipient_id: NotRequired[str]
     recipient_user_id: NotRequired[str]
+    recipient_parent_user_id: NotRequired[str]
+    recipient_type: NotRequired[Literal["group"]]
+    recipient_participant_id: NotRequired[str]
+    recipient_participant_user_id: NotRequired[str]
+    recipient_participant_parent_user_id: NotRequired[str]
     biz_opaque_callback_data: NotRequired[str]
     conversation: NotRequired[JSON]
     pricing: NotRequired[JSON]

@@ -16,13 +16,14 @@ from typing import Any, cast
 
 from hypothesis import strategies as st
 
-from simulator import envelopes, ids
+from simulator import envelopes, eras, ids
 from simulator.envelopes import Account, Customer
+from simulator.eras import Era
 from simulator.strategies._fields import field_values
 from simulator.strategies._ids import accounts, customers
 from simulator.strategies._messages import inbound_messages
-from simulator.strategies._statuses import error_values, statuses
-from simulator.types import Change, Contact, Message, Payload
+from simulator.strategies._statuses import error_values, recipient_statuses
+from simulator.types import Change, Contact, Message, Payload, Status
 
 __all__ = [
     "batches",
@@ -43,16 +44,42 @@ def _account_strategy(account: Account | None) -> st.SearchStrategy[Account]:
     return st.just(account) if account is not None else accounts()
 
 
-# Messages are drawn once per set of types for this placeholder sender, then
-# moved onto the real sender: building `inbound_messages(sender)` anew for
-# every sender of every draw made Hypothesis validate a fresh strategy tree
-# each time, which cost most of the generation time.
-_PLACEHOLDER = Customer("10000000001", "placeholder", user_id="US.10000000000000001")
+# Messages are drawn once per set of types and kind of sender for a
+# placeholder sender, then moved onto the real sender: building
+# `inbound_messages(sender)` anew for every sender of every draw made
+# Hypothesis validate a fresh strategy tree each time, which cost most of
+# the generation time. The kinds: a number only (2025), a number and a
+# business-scoped id, a business-scoped id only (2026).
+_USER_ID = "US.10000000000000001"
+_PARENT = "US.ENT.10000000000000001"
+_PLACEHOLDERS = {
+    (True, False, False): Customer("10000000001", "placeholder"),
+    (True, True, False): Customer("10000000001", "placeholder", user_id=_USER_ID),
+    (True, True, True): Customer(
+        "10000000001", "placeholder", user_id=_USER_ID, parent_user_id=_PARENT
+    ),
+    (False, True, False): Customer(None, "placeholder", user_id=_USER_ID),
+    (False, True, True): Customer(None, "placeholder", user_id=_USER_ID, parent_user_id=_PARENT),
+}
+
+
+def _placeholder(sender: Customer) -> Customer:
+    kind = (sender.wa_id is not None, sender.user_id is not None, sender.parent_user_id is not None)
+    return _PLACEHOLDERS[kind]
 
 
 @cache
-def _template_messages(types: tuple[str, ...] | None) -> st.SearchStrategy[Message]:
-    return inbound_messages(_PLACEHOLDER, types=types)
+def _template_messages(
+    types: tuple[str, ...] | None, placeholder: Customer, era: Era
+) -> st.SearchStrategy[Message]:
+    return inbound_messages(placeholder, types=types, era=era)
+
+
+def _messages_of(
+    sender: Customer, types: tuple[str, ...] | None, era: Era
+) -> st.SearchStrategy[tuple[Customer, Message]]:
+    template = _template_messages(types, _placeholder(sender), era)
+    return template.map(lambda m: (sender, _from(m, sender)))
 
 
 def _moved(value: Any, replacements: dict[str, str]) -> Any:
@@ -71,13 +98,16 @@ def _from(message: Message, sender: Customer) -> Message:
     """`message` as sent by `sender`: sender keys where the placeholder's stood
     (Meta's order kept), the placeholder's number and id replaced everywhere,
     and a message id that carries the sender's number, derived from the old one."""
-    replacements = {
-        str(_PLACEHOLDER.wa_id): sender.wa_id or "",
-        str(_PLACEHOLDER.user_id): sender.user_id or "",
-    }
+    placeholder = _placeholder(sender)
+    pairs = (
+        (placeholder.parent_user_id, sender.parent_user_id),  # first: it contains no user id
+        (placeholder.wa_id, sender.wa_id),
+        (placeholder.user_id, sender.user_id),
+    )
+    replacements = {old: new or "" for old, new in pairs if old is not None}
     result: dict[str, Any] = {}
     for key, value in message.items():
-        if key in ("from", "from_user_id"):
+        if key in ("from", "from_user_id", "from_parent_user_id"):
             result.update(sender.sender_fields)
         elif key == "id":
             seed = random.Random(str(value))
@@ -95,18 +125,18 @@ def _message_changes(
     types: tuple[str, ...] | None,
     max_messages: int,
     max_senders: int,
+    era: Era,
 ) -> list[Change]:
     """One `messages` change from a few senders, plus a change of its own for
     any system messages (Meta sends those without a contacts array)."""
     people = draw(st.lists(senders, min_size=1, max_size=max_senders, unique_by=_identity))
     drawn = draw(
         st.lists(
-            st.tuples(st.sampled_from(people), _template_messages(types)),
+            st.sampled_from(people).flatmap(lambda p: _messages_of(p, types, era)),
             min_size=1,
             max_size=max_messages,
         )
     )
-    drawn = [(p, _from(m, p)) for p, m in drawn]
     regular = [(p, m) for p, m in drawn if m["type"] != "system"]
     system = [m for _, m in drawn if m["type"] == "system"]
     changes: list[Change] = []
@@ -132,11 +162,13 @@ def message_payloads(
     max_changes: int = 2,
     max_messages: int = 4,
     max_senders: int = 3,
+    era: Era | str | None = None,
 ) -> st.SearchStrategy[Payload]:
     """Inbound-message deliveries, batched over entries, changes, messages and senders.
 
     With `account`, every change is addressed to that account's phone number;
-    `types` limits the message types (names from `MESSAGE_TYPES`).
+    `types` limits the message types (names from `MESSAGE_TYPES`); `era`
+    picks the shapes (current when None) through the senders it draws.
     """
     for name, value in [
         ("max_entries", max_entries),
@@ -145,10 +177,12 @@ def message_payloads(
         ("max_senders", max_senders),
     ]:
         _check_range(name, value)
-    people = senders if senders is not None else customers()
+    chosen = eras.era(era)
+    people = senders if senders is not None else customers(era=chosen)
     type_key = tuple(types) if types is not None else None
     if type_key is not None:
-        inbound_messages(_PLACEHOLDER, types=type_key)  # unknown types fail here, eagerly
+        # Unknown types fail here, eagerly.
+        inbound_messages(_PLACEHOLDERS[(True, True, False)], types=type_key)
 
     @st.composite
     def build(draw: st.DrawFn) -> Payload:
@@ -158,7 +192,9 @@ def message_payloads(
             changes: list[Change] = []
             for _ in range(draw(st.integers(1, max_changes))):
                 changes.extend(
-                    draw(_message_changes(acct, people, type_key, max_messages, max_senders))
+                    draw(
+                        _message_changes(acct, people, type_key, max_messages, max_senders, chosen)
+                    )
                 )
             entries.append(envelopes.entry(acct.waba_id, changes))
         return _distinct_message_ids(envelopes.payload(entries))
@@ -188,14 +224,28 @@ def _distinct_message_ids(payload: Payload) -> Payload:
 
 
 def status_payloads(
-    *, account: Account | None = None, kinds: Sequence[str] | None = None, max_statuses: int = 4
+    *,
+    account: Account | None = None,
+    kinds: Sequence[str] | None = None,
+    max_statuses: int = 4,
+    era: Era | str | None = None,
 ) -> st.SearchStrategy[Payload]:
-    """Status deliveries for messages the business sent (sent, delivered, read, failed, played)."""
+    """Status deliveries for messages the business sent (sent, delivered,
+    read, failed, played), with the 2026 contacts array where Meta sends one."""
     _check_range("max_statuses", max_statuses)
+    chosen = eras.era(era)
+
+    def build(acct: Account, pairs: list[tuple[Customer, Status]], profiles: bool) -> Payload:
+        statuses, recipients = [s for _, s in pairs], [c for c, _ in pairs]
+        return envelopes.status_payload(acct, statuses, recipients, profiles=profiles)
+
     return st.builds(
-        envelopes.status_payload,
+        build,
         _account_strategy(account),
-        st.lists(statuses(kinds=kinds), min_size=1, max_size=max_statuses),
+        st.lists(recipient_statuses(kinds=kinds, era=chosen), min_size=1, max_size=max_statuses),
+        # Meta's guide shows status contacts with a profile; live 2026 bodies
+        # have none (`"contacts":[{"wa_id":...,"user_id":...}]`).
+        st.booleans(),
     )
 
 
@@ -211,7 +261,10 @@ def error_payloads(*, account: Account | None = None) -> st.SearchStrategy[Paylo
 
 
 def field_payloads(
-    *, account: Account | None = None, fields: Sequence[str] | None = None
+    *,
+    account: Account | None = None,
+    fields: Sequence[str] | None = None,
+    era: Era | str | None = None,
 ) -> st.SearchStrategy[Payload]:
     """Deliveries of the other webhook fields (account_update, template updates, ...)."""
 
@@ -222,27 +275,31 @@ def field_payloads(
     return st.builds(
         build,
         _account_strategy(account),
-        field_values(fields=fields),
+        field_values(fields=fields, era=era),
         st.integers(1_600_000_000, 1_900_000_000),
     )
 
 
-def payloads(*, account: Account | None = None) -> st.SearchStrategy[Payload]:
-    """Anything Meta may POST to a WhatsApp webhook."""
+def payloads(
+    *, account: Account | None = None, era: Era | str | None = None
+) -> st.SearchStrategy[Payload]:
+    """Anything Meta may POST to a WhatsApp webhook, in the era's shapes."""
     return st.one_of(
-        message_payloads(account=account),
-        status_payloads(account=account),
+        message_payloads(account=account, era=era),
+        status_payloads(account=account, era=era),
         error_payloads(account=account),
-        field_payloads(account=account),
+        field_payloads(account=account, era=era),
     )
 
 
-def batches(*, account: Account | None = None, max_parts: int = 4) -> st.SearchStrategy[Payload]:
+def batches(
+    *, account: Account | None = None, max_parts: int = 4, era: Era | str | None = None
+) -> st.SearchStrategy[Payload]:
     """Mixed batches: messages, statuses and errors for one or more accounts in one POST."""
     _check_range("max_parts", max_parts)
     part = st.one_of(
-        message_payloads(account=account, max_entries=1),
-        status_payloads(account=account),
+        message_payloads(account=account, max_entries=1, era=era),
+        status_payloads(account=account, era=era),
         error_payloads(account=account),
     )
     return st.lists(part, min_size=2, max_size=max_parts).map(envelopes.batch)

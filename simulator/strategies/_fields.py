@@ -14,8 +14,10 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from simulator import eras
 from simulator import fields as builders
-from simulator.strategies._ids import accounts, bsuids, customers, wa_ids, waba_ids
+from simulator.eras import Era
+from simulator.strategies._ids import accounts, customers, wa_ids, waba_ids
 from simulator.strategies._text import texts
 
 __all__ = [
@@ -29,7 +31,6 @@ __all__ = [
     "template_category_updates",
     "template_quality_updates",
     "template_status_updates",
-    "user_id_updates",
     "user_preferences_updates",
 ]
 
@@ -210,32 +211,19 @@ def security_updates() -> st.SearchStrategy[JSON]:
     )
 
 
-def user_preferences_updates() -> st.SearchStrategy[JSON]:
+def user_preferences_updates(*, era: Era | str | None = None) -> st.SearchStrategy[JSON]:
     return st.builds(
         lambda account, customer, value, at: builders.user_preferences(
             account, customer, value, timestamp=at
         ),
         accounts(),
-        customers(),
+        customers(era=era),
         st.sampled_from(("stop", "resume")),
         _ints,
     )
 
 
-def user_id_updates() -> st.SearchStrategy[JSON]:
-    scoped = customers().filter(lambda c: c.user_id is not None)
-    return st.builds(
-        lambda account, customer, previous, at: builders.user_id_update(
-            account, customer, previous, timestamp=str(at)
-        ),
-        accounts(),
-        scoped,
-        bsuids(),
-        _ints,
-    )
-
-
-_BY_FIELD: dict[str, Callable[[], st.SearchStrategy[JSON]]] = {
+_BY_FIELD: dict[str, Callable[..., st.SearchStrategy[JSON]]] = {
     "account_update": account_updates,
     "account_review_update": account_review_updates,
     "business_capability_update": business_capability_updates,
@@ -246,13 +234,19 @@ _BY_FIELD: dict[str, Callable[[], st.SearchStrategy[JSON]]] = {
     "phone_number_name_update": phone_number_name_updates,
     "security": security_updates,
     "user_preferences": user_preferences_updates,
-    "user_id_update": user_id_updates,
 }
 assert set(_BY_FIELD) == set(builders.FIELDS), "every field needs a strategy"
 
+#: Fields whose values show users, and so follow the era's identity model.
+_WITH_USERS = frozenset({"user_preferences"})
 
-def field_values(*, fields: Sequence[str] | None = None) -> st.SearchStrategy[tuple[str, JSON]]:
-    """`(field, value)` pairs for the given fields (all of `FIELDS` by default)."""
+
+def field_values(
+    *, fields: Sequence[str] | None = None, era: Era | str | None = None
+) -> st.SearchStrategy[tuple[str, JSON]]:
+    """`(field, value)` pairs for the given fields (all of `FIELDS` by
+    default), users in the era's shapes."""
+    chosen_era = eras.era(era)
     if fields is None:
         chosen: tuple[str, ...] = builders.FIELDS
     else:
@@ -262,7 +256,14 @@ def field_values(*, fields: Sequence[str] | None = None) -> st.SearchStrategy[tu
             if name not in _BY_FIELD:
                 raise ValueError(f"Expected a field from FIELDS but got fields={list(fields)!r}")
         chosen = tuple(fields)
-    return st.one_of([_BY_FIELD[name]().map(_tagged(name)) for name in chosen])
+    return st.one_of(
+        [
+            (_BY_FIELD[name](era=chosen_era) if name in _WITH_USERS else _BY_FIELD[name]()).map(
+                _tagged(name)
+            )
+            for name in chosen
+        ]
+    )
 
 
 def _tagged(field: str) -> Callable[[JSON], tuple[str, JSON]]:

@@ -11,8 +11,9 @@ from collections.abc import Callable
 
 from hypothesis import strategies as st
 
-from simulator import ids
+from simulator import eras, ids
 from simulator.envelopes import Account, Customer
+from simulator.eras import Era
 from simulator.strategies._text import person_names, texts
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "bsuids",
     "customers",
     "media_ids",
+    "parent_bsuids",
     "phone_number_ids",
     "sha256s",
     "timestamps",
@@ -83,22 +85,54 @@ def usernames() -> st.SearchStrategy[str]:
     return st.from_regex(r"[a-z][a-z0-9._]{2,28}[a-z0-9]", fullmatch=True)
 
 
-def customers(*, business_scoped: bool = True) -> st.SearchStrategy[Customer]:
-    """WhatsApp users: a number and a profile name (Faker, many locales, or
-    hostile text). With `business_scoped`, some users carry the 2026
-    business-scoped id and username, and some have no number at all."""
+def parent_bsuids() -> st.SearchStrategy[str]:
+    """Parent business-scoped user ids (`US.ENT.1349...`)."""
+    countries = st.sampled_from(("US", "BR", "IN", "SA", "EG", "DE", "ID", "MX", "NG", "GB"))
+    return st.tuples(countries, _seeds).map(lambda t: ids.parent_bsuid(t[0], random.Random(t[1])))
+
+
+def customers(
+    *, era: Era | str | None = None, business_scoped: bool | None = None
+) -> st.SearchStrategy[Customer]:
+    """WhatsApp users as the era's webhooks show them, with a profile name
+    (Faker, many locales, or hostile text).
+
+    2025: a number and a name. 2026 (current): every user also has a
+    business-scoped id of the number's country; some have a username, some
+    a parent id, and about one in ten (`Era.phoneless_share`) a username and
+    no number at all. `business_scoped=False` is the 2025 shape whatever the
+    era (kept for callers from before eras).
+    """
+    chosen = eras.era(era)
     names = st.one_of(person_names(), texts(max_size=64))
     classic = st.builds(Customer, wa_id=wa_ids(), name=names)
-    if not business_scoped:
+    if business_scoped is False or (business_scoped is None and not chosen.business_scoped_ids):
         return classic
-    with_bsuid = st.builds(
-        Customer,
-        wa_id=st.one_of(st.none(), wa_ids()),
-        name=st.one_of(st.none(), names),
-        user_id=bsuids(),
-        username=st.one_of(st.none(), usernames()),
-    )
-    return st.one_of(classic, with_bsuid)
+    # One draw in `_SHARES` decides phone-less; Hypothesis shrinks it to 0,
+    # an ordinary user with a number.
+    phoneless_below = round(chosen.phoneless_share * _SHARES)
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Customer:
+        seed = draw(_seeds)
+        rng = random.Random(seed)
+        phoneless = draw(st.integers(0, _SHARES - 1)) >= _SHARES - phoneless_below
+        number = None if phoneless else ids.wa_id(rng)
+        country = ids.country_of(number, rng)
+        username = draw(usernames()) if phoneless else draw(st.one_of(st.none(), usernames()))
+        parent = draw(st.one_of(st.none(), st.just(ids.parent_bsuid(country, rng))))
+        return Customer(
+            number,
+            draw(st.one_of(names, st.none())) if phoneless else draw(names),
+            user_id=ids.bsuid(country, rng),
+            username=username,
+            parent_user_id=parent,
+        )
+
+    return build()
+
+
+_SHARES = 100
 
 
 def accounts() -> st.SearchStrategy[Account]:

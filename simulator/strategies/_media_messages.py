@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from simulator import messages
 from simulator.envelopes import Customer
+from simulator.eras import Era
 from simulator.strategies._message_parts import (
     captions,
     check_sender,
@@ -33,7 +34,10 @@ __all__ = [
 
 
 def _captioned(
-    sender: Customer, builder: Callable[..., Message], mime_types: tuple[str, ...]
+    sender: Customer,
+    builder: Callable[..., Message],
+    mime_types: tuple[str, ...],
+    era: Era | str | None,
 ) -> st.SearchStrategy[Message]:
     check_sender(sender)
     return st.builds(
@@ -51,23 +55,23 @@ def _captioned(
         ),
         captions(),
         st.sampled_from(mime_types),
-        media_draws(sender),
+        media_draws(sender, era),
         contexts(sender),
         referrals(),
     )
 
 
-def image_messages(sender: Customer) -> st.SearchStrategy[Message]:
+def image_messages(sender: Customer, *, era: Era | str | None = None) -> st.SearchStrategy[Message]:
     """Photos, with or without a caption, a context or an ad referral."""
-    return _captioned(sender, messages.image, ("image/jpeg", "image/png"))
+    return _captioned(sender, messages.image, ("image/jpeg", "image/png"), era)
 
 
-def video_messages(sender: Customer) -> st.SearchStrategy[Message]:
+def video_messages(sender: Customer, *, era: Era | str | None = None) -> st.SearchStrategy[Message]:
     """Videos, with or without a caption, a context or an ad referral."""
-    return _captioned(sender, messages.video, ("video/mp4", "video/3gpp"))
+    return _captioned(sender, messages.video, ("video/mp4", "video/3gpp"), era)
 
 
-def audio_messages(sender: Customer) -> st.SearchStrategy[Message]:
+def audio_messages(sender: Customer, *, era: Era | str | None = None) -> st.SearchStrategy[Message]:
     """Voice notes (Opus in Ogg, `voice: true`) and uploaded audio files."""
     check_sender(sender)
     files = st.sampled_from(("audio/mpeg", "audio/mp4", "audio/aac", "audio/amr", "audio/ogg"))
@@ -88,7 +92,7 @@ def audio_messages(sender: Customer) -> st.SearchStrategy[Message]:
             **m["frame"],
         ),
         kinds,
-        media_draws(sender),
+        media_draws(sender, era),
         contexts(sender),
     )
 
@@ -102,7 +106,9 @@ _DOCUMENT_TYPES = (
 )
 
 
-def document_messages(sender: Customer) -> st.SearchStrategy[Message]:
+def document_messages(
+    sender: Customer, *, era: Era | str | None = None
+) -> st.SearchStrategy[Message]:
     """Documents: file names in any script (and with `/` or quotes in them)."""
     check_sender(sender)
     return st.builds(
@@ -121,12 +127,14 @@ def document_messages(sender: Customer) -> st.SearchStrategy[Message]:
         short_texts(120),
         st.sampled_from(_DOCUMENT_TYPES),
         captions(),
-        media_draws(sender),
+        media_draws(sender, era),
         contexts(sender),
     )
 
 
-def sticker_messages(sender: Customer) -> st.SearchStrategy[Message]:
+def sticker_messages(
+    sender: Customer, *, era: Era | str | None = None
+) -> st.SearchStrategy[Message]:
     check_sender(sender)
     return st.builds(
         lambda animated, m, context: messages.sticker(
@@ -140,6 +148,6 @@ def sticker_messages(sender: Customer) -> st.SearchStrategy[Message]:
             **m["frame"],
         ),
         st.booleans(),
-        media_draws(sender),
+        media_draws(sender, era),
         st.one_of(st.none(), st.builds(messages.forwarded)),
     )

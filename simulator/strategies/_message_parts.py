@@ -14,8 +14,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from simulator import messages
+from simulator import eras, messages
 from simulator.envelopes import Customer
+from simulator.eras import Era
 from simulator.strategies._ids import (
     media_ids,
     phone_number_ids,
@@ -112,14 +113,18 @@ def captions() -> st.SearchStrategy[str | None]:
     return st.one_of(st.none(), short_texts(MAX_CAPTION_LENGTH))
 
 
-def media_draws(sender: Customer) -> st.SearchStrategy[dict[str, Any]]:
-    """What every media message draws: frame, media id, hash, URL or none."""
+def media_draws(
+    sender: Customer, era: Era | str | None = None
+) -> st.SearchStrategy[dict[str, Any]]:
+    """What every media message draws: frame, media id, hash, and whether
+    the `url` is there (always in 2026; in 2025 it arrived during the year)."""
+    always = eras.era(era).complete_media_and_unsupported
     return st.fixed_dictionaries(
         {
             "frame": frames(sender),
             "media_id": media_ids(),
             "sha256": sha256s(),
-            "url": st.booleans(),
+            "url": st.just(True) if always else st.booleans(),
             "rng": rngs,
         }
     )

@@ -15,9 +15,10 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from simulator import messages
+from simulator import eras, ids, messages
 from simulator.envelopes import Customer
-from simulator.strategies._ids import bsuids, phone_number_ids, wa_ids, wamids
+from simulator.eras import Era
+from simulator.strategies._ids import bsuids, parent_bsuids, phone_number_ids, wa_ids, wamids
 from simulator.strategies._media_messages import (
     audio_messages,
     document_messages,
@@ -33,6 +34,7 @@ from simulator.strategies._message_parts import (
     frames,
     referrals,
     reply_contexts,
+    rngs,
     short_texts,
 )
 from simulator.strategies._text import hostile_texts, person_names, texts
@@ -64,16 +66,28 @@ _EMOJI = ("👍", "❤️", "😂", "😮", "😢", "🙏", "👍🏽", "🇸�
 _UNSUPPORTED_TYPES = ("edit", "poll_creation", "view_once", "unknown", "album", "event")
 
 
-def text_messages(sender: Customer) -> st.SearchStrategy[Message]:
+def text_messages(sender: Customer, *, era: Era | str | None = None) -> st.SearchStrategy[Message]:
+    """Text, with or without a context or an ad referral; in 2026 some are
+    written in a group chat the business is in (`group_id`)."""
     check_sender(sender)
+    groups = st.none()
+    if eras.era(era).groups:
+        groups = st.one_of(st.none(), st.builds(ids.group_id, wa_ids(), rngs))
     return st.builds(
-        lambda body, frame, context, referral: messages.text(
-            sender, body, context=context, referral=referral, **frame
+        # An ad's referral opens a one-to-one chat: never in a group.
+        lambda body, frame, context, referral, group: messages.text(
+            sender,
+            body,
+            context=context,
+            referral=referral,
+            group_id=group if referral is None else None,
+            **frame,
         ),
         st.one_of(texts(), hostile_texts()),
         frames(sender),
         contexts(sender),
         referrals(),
+        groups,
     )
 
 
@@ -119,10 +133,51 @@ def _contact_cards(draw: st.DrawFn) -> dict[str, Any]:
             max_size=3,
         )
     )
-    emails = draw(st.lists(st.tuples(st.emails(), st.sampled_from(("HOME", "WORK"))), max_size=2))
-    org = draw(st.one_of(st.none(), st.fixed_dictionaries({"company": short_texts(80)})))
-    first = draw(st.one_of(st.none(), person_names()))
-    return messages.contact_card(formatted, first_name=first, phones=phones, emails=emails, org=org)
+    kinds = st.sampled_from(("HOME", "WORK"))
+    emails = draw(st.lists(st.tuples(st.emails(), kinds), max_size=2))
+    org = draw(
+        st.one_of(
+            st.none(),
+            st.fixed_dictionaries(
+                {"company": short_texts(80)},
+                optional={"department": short_texts(40), "title": short_texts(40)},
+            ),
+        )
+    )
+    # Meta's contacts reference: street, city, state, zip, country,
+    # country_code and type, each only when the phone shares it.
+    addresses = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "street": short_texts(60),
+                    "city": short_texts(30),
+                    "state": short_texts(20),
+                    "zip": st.from_regex(r"[0-9]{5}", fullmatch=True),
+                    "country": short_texts(30),
+                    "country_code": st.sampled_from(("us", "sa", "eg", "br", "in", "de")),
+                    "type": kinds,
+                },
+            ),
+            max_size=2,
+        )
+    )
+    names = st.one_of(st.none(), person_names())
+    return messages.contact_card(
+        formatted,
+        first_name=draw(names),
+        last_name=draw(names),
+        middle_name=draw(names),
+        suffix=draw(st.one_of(st.none(), st.sampled_from(("Jr.", "Sr.", "III", "PhD")))),
+        prefix=draw(st.one_of(st.none(), st.sampled_from(("Dr.", "Mr.", "Ms.", "د.")))),
+        phones=phones,
+        emails=emails,
+        urls=draw(st.lists(st.tuples(st.just("https://example.com/u/1"), kinds), max_size=1)),
+        addresses=addresses,
+        org=org,
+        birthday=draw(st.one_of(st.none(), st.dates().map(lambda d: d.isoformat()))),
+    )
 
 
 def contacts_messages(sender: Customer) -> st.SearchStrategy[Message]:
@@ -215,7 +270,8 @@ def order_messages(sender: Customer) -> st.SearchStrategy[Message]:
 
 
 def system_messages(sender: Customer) -> st.SearchStrategy[Message]:
-    """A new phone number, or (2026) a new business-scoped user id."""
+    """A new phone number (users with a number) or a new business-scoped
+    user id (2026 users, who have one): the sender decides which can occur."""
     check_sender(sender)
     numbers = st.builds(
         lambda new, frame: messages.system_user_changed_number(sender, new, **frame),
@@ -227,10 +283,13 @@ def system_messages(sender: Customer) -> st.SearchStrategy[Message]:
             sender, new, parent_user_id=parent, **frame
         ),
         bsuids(),
-        st.one_of(st.none(), bsuids().map(lambda u: u.replace(".", ".ENT.", 1))),
+        st.one_of(st.none(), parent_bsuids()),
         frames(sender),
     )
-    return st.one_of(numbers, user_ids)
+    kinds = ([numbers] if sender.wa_id is not None else []) + (
+        [user_ids] if sender.user_id is not None else []
+    )
+    return st.one_of(kinds)
 
 
 def request_welcome_messages(sender: Customer) -> st.SearchStrategy[Message]:
@@ -238,11 +297,18 @@ def request_welcome_messages(sender: Customer) -> st.SearchStrategy[Message]:
     return st.builds(lambda frame: messages.request_welcome(sender, **frame), frames(sender))
 
 
-def unsupported_messages(sender: Customer) -> st.SearchStrategy[Message]:
+def unsupported_messages(
+    sender: Customer, *, era: Era | str | None = None
+) -> st.SearchStrategy[Message]:
+    """What Cloud API cannot show; `unsupported {type}` always in 2026, in
+    2025 only sometimes (it arrived during the year)."""
     check_sender(sender)
+    kinds = st.sampled_from(_UNSUPPORTED_TYPES)
+    if not eras.era(era).complete_media_and_unsupported:
+        kinds = st.one_of(st.none(), kinds)
     return st.builds(
         lambda kind, frame: messages.unsupported(sender, unsupported_type=kind, **frame),
-        st.one_of(st.none(), st.sampled_from(_UNSUPPORTED_TYPES)),
+        kinds,
         frames(sender),
     )
 
@@ -268,7 +334,7 @@ def revoke_messages(sender: Customer) -> st.SearchStrategy[Message]:
 
 
 #: Message type -> its strategy, for every type in `messages.MESSAGE_TYPES`.
-MESSAGE_STRATEGIES: dict[str, Callable[[Customer], st.SearchStrategy[Message]]] = {
+MESSAGE_STRATEGIES: dict[str, Callable[..., st.SearchStrategy[Message]]] = {
     "text": text_messages,
     "image": image_messages,
     "video": video_messages,
@@ -291,12 +357,22 @@ if set(MESSAGE_STRATEGIES) != set(messages.MESSAGE_TYPES):  # pragma: no cover
     raise RuntimeError("MESSAGE_STRATEGIES and messages.MESSAGE_TYPES have drifted apart")
 
 
+#: The message types whose shape depends on the era beyond the sender's ids.
+_ERA_TYPES = frozenset({"text", "image", "video", "audio", "document", "sticker", "unsupported"})
+
+
 def inbound_messages(
-    sender: Customer, *, types: Collection[str] | None = None
+    sender: Customer,
+    *,
+    types: Collection[str] | None = None,
+    era: Era | str | None = None,
 ) -> st.SearchStrategy[Message]:
     """Any inbound message from `sender`, or only those of the given `types`
-    (values of `MESSAGE_TYPES`). Arguments are checked now, not at draw time."""
+    (values of `MESSAGE_TYPES`), in the era's shapes (current when None).
+    The sender's ids are the era's too: draw it with `customers(era=...)`.
+    Arguments are checked now, not at draw time."""
     check_sender(sender)
+    chosen_era = eras.era(era)
     if types is None:
         chosen = list(messages.MESSAGE_TYPES)
     else:
@@ -307,4 +383,11 @@ def inbound_messages(
                 else f"Expected a collection of message types but got types={types!r}"
             )
         chosen = [t for t in messages.MESSAGE_TYPES if t in set(types)]
-    return st.one_of([MESSAGE_STRATEGIES[t](sender) for t in chosen])
+    return st.one_of(
+        [
+            MESSAGE_STRATEGIES[t](sender, era=chosen_era)
+            if t in _ERA_TYPES
+            else MESSAGE_STRATEGIES[t](sender)
+            for t in chosen
+        ]
+    )

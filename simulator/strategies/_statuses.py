@@ -19,14 +19,17 @@ from collections.abc import Sequence
 
 from hypothesis import strategies as st
 
+from simulator import eras, ids
 from simulator import statuses as builders
 from simulator.envelopes import Account, Customer
+from simulator.eras import Era
 from simulator.meta_errors import META_ERRORS
-from simulator.strategies._ids import accounts, customers, timestamps, wamids
+from simulator.strategies._ids import accounts, customers, timestamps, wa_ids, wamids
+from simulator.strategies._message_parts import rngs
 from simulator.strategies._text import texts
 from simulator.types import Status, Value
 
-__all__ = ["error_values", "errors", "status_sequences", "statuses"]
+__all__ = ["error_values", "errors", "recipient_statuses", "status_sequences", "statuses"]
 
 #: Codes a `failed` status carries (the Graph-only 190 and 100 never do).
 _STATUS_ERROR_CODES = tuple(c for c in META_ERRORS if c not in (190, 100, 130501))
@@ -45,9 +48,9 @@ def _kinds(kinds: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(kinds)
 
 
-def _recipient(recipient: Customer | None) -> st.SearchStrategy[Customer]:
+def _recipient(recipient: Customer | None, era: Era) -> st.SearchStrategy[Customer]:
     if recipient is None:
-        return customers()
+        return customers(era=era)
     if not isinstance(recipient, Customer):
         raise TypeError(f"Expected Customer but got recipient={recipient!r}")
     return st.just(recipient)
@@ -77,52 +80,79 @@ def _status(
     recipient: Customer,
     message_id: str,
     ts: str,
+    era: Era,
     opaque: st.SearchStrategy[str | None] = _opaque,
+    group_id: str | None = None,
 ) -> Status:
     category = draw(st.one_of(st.none(), st.sampled_from(builders.PRICING_CATEGORIES)))
-    model = draw(st.sampled_from(builders.PRICING_MODELS))
-    if model == "CBP" and category is not None and category.startswith("group_"):
-        model = "PMP"  # group categories arrived with per-message pricing
+    model = draw(st.sampled_from(era.pricing_models))
     conversation = None
-    if category is not None and kind in ("sent", "delivered", "read") and draw(st.booleans()):
-        origin = category.removeprefix("group_")
-        expiration = str(int(ts) + 86400) if kind == "sent" else None
-        conversation = builders.conversation(
-            origin,
-            conversation_id=f"{draw(st.integers(0, 2**128 - 1)):032x}",
-            expiration_timestamp=expiration,
-        )
     price = None
     if category is not None and kind in ("sent", "delivered", "read"):
         price = builders.pricing(category, model=model)
+        # v23.0 (2025): conversation beside pricing; v24.0+ (2026): only in a
+        # free entry point window (status reference, Updated May 21, 2026).
+        if era.conversation_on_statuses or price.get("type") == "free_entry_point":
+            origin = category
+            expiration = str(int(ts) + 86400) if kind == "sent" else None
+            conversation = builders.conversation(
+                origin,
+                conversation_id=f"{draw(st.integers(0, 2**128 - 1)):032x}",
+                expiration_timestamp=expiration,
+            )
     return builders.status(
         message_id,
         kind,
         recipient,
+        group_id=group_id,
         timestamp=ts,
         conversation=conversation,
         pricing=price,
-        errors=draw(st.lists(errors(), min_size=1, max_size=2)) if kind == "failed" else None,
+        # Meta's failed statuses carry one error (every example and capture).
+        errors=[draw(errors())] if kind == "failed" else None,
         biz_opaque_callback_data=draw(opaque),
     )
 
 
-def statuses(
-    recipient: Customer | None = None, *, kinds: Sequence[str] | None = None
-) -> st.SearchStrategy[Status]:
-    """Single status objects of the given kinds, for a drawn recipient when
-    `recipient` is None."""
+def _chat(customer: Customer) -> str:
+    return customer.wa_id or customer.user_id or ""
+
+
+def recipient_statuses(
+    recipient: Customer | None = None,
+    *,
+    kinds: Sequence[str] | None = None,
+    era: Era | str | None = None,
+) -> st.SearchStrategy[tuple[Customer, Status]]:
+    """(recipient, status) pairs: what a whole delivery needs to give the
+    2026 contacts array beside the statuses."""
+    chosen = eras.era(era)
     allowed = _kinds(kinds)
-    who = _recipient(recipient)
+    who = _recipient(recipient, chosen)
 
     @st.composite
-    def build(draw: st.DrawFn) -> Status:
+    def build(draw: st.DrawFn) -> tuple[Customer, Status]:
         customer = draw(who)
-        message_id = draw(wamids(customer.wa_id or customer.user_id or "", inbound=False))
+        message_id = draw(wamids(_chat(customer), inbound=False))
         ts = draw(timestamps())
-        return draw(_status(draw(st.sampled_from(allowed)), customer, message_id, ts))
+        kind = draw(st.sampled_from(allowed))
+        group = None
+        if chosen.groups and kind in ("delivered", "read") and customer.user_id is not None:
+            group = draw(st.one_of(st.none(), st.builds(ids.group_id, wa_ids(), rngs)))
+        return customer, draw(_status(kind, customer, message_id, ts, chosen, group_id=group))
 
     return build()
+
+
+def statuses(
+    recipient: Customer | None = None,
+    *,
+    kinds: Sequence[str] | None = None,
+    era: Era | str | None = None,
+) -> st.SearchStrategy[Status]:
+    """Single status objects of the given kinds, for a drawn recipient when
+    `recipient` is None, in the era's shape (current when None)."""
+    return recipient_statuses(recipient, kinds=kinds, era=era).map(lambda pair: pair[1])
 
 
 #: The lives an outbound message can have, in causal order.
@@ -139,23 +169,24 @@ _LIVES: tuple[tuple[str, ...], ...] = (
 
 
 def status_sequences(
-    recipient: Customer | None = None, *, shuffle: bool = True
+    recipient: Customer | None = None, *, shuffle: bool = True, era: Era | str | None = None
 ) -> st.SearchStrategy[list[Status]]:
     """All the statuses one outbound message gets, same `id`, timestamps
     non-decreasing in causal order; with `shuffle`, delivered in any order."""
-    who = _recipient(recipient)
+    chosen = eras.era(era)
+    who = _recipient(recipient, chosen)
 
     @st.composite
     def build(draw: st.DrawFn) -> list[Status]:
         customer = draw(who)
-        message_id = draw(wamids(customer.wa_id or customer.user_id or "", inbound=False))
+        message_id = draw(wamids(_chat(customer), inbound=False))
         life = draw(st.sampled_from(_LIVES))
         opaque = st.just(draw(_opaque))
         at = int(draw(timestamps(max_value=1_899_000_000)))
         result = []
         for kind in life:
             at += draw(st.integers(min_value=0, max_value=3600))
-            result.append(draw(_status(kind, customer, message_id, str(at), opaque)))
+            result.append(draw(_status(kind, customer, message_id, str(at), chosen, opaque)))
         if shuffle:
             result = draw(st.permutations(result))
         return list(result)

@@ -137,17 +137,38 @@ def test_field_examples_are_deterministic_and_cover_every_field():
 
 
 def test_status_examples_are_deterministic_and_named():
-    user = Customer("16505551234", "Sheena Nelson")
+    user = Customer("16505551234", "Sheena Nelson", user_id="US.13491208655302741918")
     a = _examples.status_examples(ACCOUNT, user, random.Random(3), "1750030073")
     assert a == _examples.status_examples(ACCOUNT, user, random.Random(3), "1750030073")
     assert {"sent", "delivered", "read", "failed", "played", "failed_outside_window",
-            "sent_biz_opaque", "delivered_user_id", "sent_pmp_pricing"} <= set(a)  # fmt: skip
+            "sent_biz_opaque", "delivered_phoneless", "failed_phoneless", "sent_pmp_pricing",
+            "delivered_parent_user_id", "delivered_group", "read_group"} <= set(a)  # fmt: skip
+    assert "sent_cbp_pricing" not in a
     assert a["failed_outside_window"]["errors"][0]["code"] == 131047
-    assert "recipient_id" not in a["delivered_user_id"]
+    assert "recipient_id" not in a["delivered_phoneless"]
+    assert a["failed_phoneless"]["recipient_user_id"].startswith("EG.")
+    assert "recipient_user_id" not in a["failed"]  # failed, sent to a number
+    assert a["delivered_group"]["recipient_type"] == "group"
     assert "biz_opaque_callback_data" in a["sent_biz_opaque"]
     payloads = _examples.status_example_payloads(ACCOUNT, user, random.Random(3), "1750030073")
-    assert "contacts" in payloads["delivered_user_id"]["entry"][0]["changes"][0]["value"]
-    assert "contacts" not in payloads["sent"]["entry"][0]["changes"][0]["value"]
+    assert "contacts" in payloads["delivered_phoneless"]["entry"][0]["changes"][0]["value"]
+    assert "contacts" in payloads["sent"]["entry"][0]["changes"][0]["value"]
+    assert "contacts" not in payloads["failed"]["entry"][0]["changes"][0]["value"]
+    bare = payloads["delivered_contact_without_profile"]["entry"][0]["changes"][0]["value"]
+    assert bare["contacts"] == [{"wa_id": "16505551234", "user_id": "US.13491208655302741918"}]
+
+
+def test_2025_status_examples_have_numbers_conversations_and_cbp():
+    user = Customer("16505551234", "Sheena Nelson")
+    a = _examples.status_examples(ACCOUNT, user, random.Random(3), "1750030073", era="2025")
+    assert a["sent_cbp_pricing"]["pricing"]["pricing_model"] == "CBP"
+    assert "conversation" in a["sent"]
+    assert "conversation" in a["delivered"]
+    assert not {"delivered_phoneless", "delivered_group"} & set(a)
+    payloads = _examples.status_example_payloads(
+        ACCOUNT, user, random.Random(3), "1750030073", era="2025"
+    )
+    assert all("contacts" not in p["entry"][0]["changes"][0]["value"] for p in payloads.values())
 
 
 def test_error_examples():

@@ -67,8 +67,11 @@ def test_found_from_the_code_not_the_working_directory(
 
 def test_short_names_and_clear_errors() -> None:
     assert fixtures.load("text").name == "messages/text"
-    with pytest.raises(UnknownVariant, match="no fixture named 'txt'"):
+    with pytest.raises(UnknownVariant, match="no variant named 'txt'"):
         fixtures.load("txt")
+    with pytest.raises(UnknownVariant, match="--era 2025"):
+        fixtures.load("sent_cbp_pricing")
+    assert fixtures.load("sent_cbp_pricing", era="2025").name == "statuses/sent_cbp_pricing"
 
 
 def test_readme_lists_every_fixture() -> None:

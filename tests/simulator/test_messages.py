@@ -179,8 +179,20 @@ def test_system_messages_come_without_a_contacts_array() -> None:
         "type": "user_changed_number",
     }
     rotated = messages.system_user_changed_user_id(BOTH, "US.2", parent_user_id="US.ENT.2")
-    assert list(rotated["system"]) == ["body", "user_id", "parent_user_id", "type"]  # type: ignore[typeddict-item]
-    for msg in (changed, rotated):
+    assert list(rotated["system"]) == [  # type: ignore[typeddict-item]
+        "body", "user_id", "parent_user_id", "previous_user_id", "type",
+    ]  # fmt: skip
+    assert rotated["system"]["previous_user_id"] == BOTH.user_id  # type: ignore[typeddict-item]
+    # 2026: a new number comes with a new business-scoped id, and the old one.
+    renumbered = messages.system_user_changed_number(BOTH, "12195555358", new_user_id="US.3")
+    assert renumbered["system"] == {  # type: ignore[typeddict-item]
+        "body": f"User {BOTH.name} changed from 16505551234 to 12195555358",
+        "wa_id": "12195555358",
+        "user_id": "US.3",
+        "previous_user_id": BOTH.user_id,
+        "type": "user_changed_number",
+    }
+    for msg in (changed, rotated, renumbered):
         value = envelopes.message_payload(ACCOUNT, msg, None)["entry"][0]["changes"][0]["value"]
         assert list(value) == ["messaging_product", "metadata", "messages"]
 
@@ -256,10 +268,13 @@ def test_message_examples_are_deterministic_and_complete() -> None:
     one = message_examples(SENDER, "15550783881", random.Random(2026), AT)
     two = message_examples(SENDER, "15550783881", random.Random(2026), AT)
     other = message_examples(SENDER, "15550783881", random.Random(2027), AT)
-    assert set(one) == EXAMPLE_NAMES
+    assert set(one) == EXAMPLE_NAMES - {"system_user_id_changed"}  # a sender without a user id
+    scoped = message_examples(BOTH, "15550783881", random.Random(2026), AT)
+    assert set(scoped) == EXAMPLE_NAMES | {"text_group"}
+    assert scoped["text_group"]["group_id"].endswith("ZD")  # type: ignore[typeddict-item]
     assert [encoding.encode(m) for m in one.values()] == [encoding.encode(m) for m in two.values()]
     assert one["text"]["id"] != other["text"]["id"]
-    assert {m["type"] for m in one.values()} == set(messages.MESSAGE_TYPES)
+    assert {m["type"] for m in scoped.values()} == set(messages.MESSAGE_TYPES)
     assert all(m["timestamp"] == AT for m in one.values())
     assert len({m["id"] for m in one.values()}) == len(one)
     wire = b"".join(encoding.encode(m) for m in one.values())
@@ -270,4 +285,4 @@ def test_message_examples_are_deterministic_and_complete() -> None:
     assert one["audio"]["audio"]["voice"] is False  # type: ignore[typeddict-item]
     assert one["sticker_animated"]["sticker"]["animated"] is True  # type: ignore[typeddict-item]
     assert "emoji" not in one["reaction_removed"]["reaction"]  # type: ignore[typeddict-item]
-    assert one["system_user_id_changed"]["system"]["type"] == "user_changed_user_id"  # type: ignore[typeddict-item]
+    assert scoped["system_user_id_changed"]["system"]["type"] == "user_changed_user_id"  # type: ignore[typeddict-item]

@@ -18,13 +18,47 @@ WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI0QUQ2MjA4NEYyRkExNjMyREUA"
 
 
 def test_sent_key_order_follows_meta():
+    # 2025 (v23.0): a conversation beside the pricing.
     s = statuses.sent(
-        WAMID, USER, timestamp="1750030073", category="marketing", rng=random.Random(0)
-    )
+        WAMID, USER, timestamp="1750030073", category="marketing", era="2025",
+        rng=random.Random(0),
+    )  # fmt: skip
     assert list(s) == ["id", "status", "timestamp", "recipient_id", "conversation", "pricing"]
     assert list(s["conversation"]) == ["id", "expiration_timestamp", "origin"]
     assert s["conversation"]["expiration_timestamp"] == "1750116473"
     assert s["conversation"]["origin"] == {"type": "marketing"}
+
+
+def test_2026_statuses_have_no_conversation_outside_a_free_entry_point():
+    # v24.0+: "Omitted entirely ... unless webhook is for a free entry point conversation".
+    s = statuses.sent(WAMID, BOTH, timestamp="1750030073", category="marketing")
+    assert list(s) == ["id", "status", "timestamp", "recipient_id", "recipient_user_id", "pricing"]
+    free = statuses.sent(WAMID, BOTH, category="referral_conversion", rng=random.Random(0))
+    assert free["conversation"]["origin"] == {"type": "referral_conversion"}
+    assert free["pricing"]["type"] == "free_entry_point"
+
+
+def test_group_statuses_name_the_group_and_the_participant():
+    parent = Customer("16505551234", "Pablo M.", user_id="US.1349", parent_user_id="US.ENT.1181")
+    s = statuses.delivered(WAMID, parent, group_id="Y2FwaV9ncm91cDox", category="utility")
+    assert list(s) == [
+        "id", "status", "timestamp", "recipient_id", "recipient_type",
+        "recipient_participant_id", "recipient_participant_user_id",
+        "recipient_participant_parent_user_id", "pricing",
+    ]  # fmt: skip
+    assert (s["recipient_id"], s["recipient_type"]) == ("Y2FwaV9ncm91cDox", "group")
+    with pytest.raises(ValueError, match="delivered or read status for a group"):
+        statuses.status(WAMID, "sent", parent, group_id="Y2FwaV9ncm91cDox")
+
+
+def test_2026_status_contacts_only_for_sent_delivered_and_read():
+    scoped = Customer("16505551234", "Pablo M.", user_id="US.1349", username="pablo")
+    value = statuses.statuses_value(ACCOUNT, [statuses.sent(WAMID, scoped)], [scoped])
+    assert value["contacts"] == [  # no username on `sent`
+        {"profile": {"name": "Pablo M."}, "wa_id": "16505551234", "user_id": "US.1349"}
+    ]
+    for s in (statuses.failed(WAMID, scoped), statuses.played(WAMID, scoped)):
+        assert "contacts" not in statuses.statuses_value(ACCOUNT, [s], [scoped])
 
 
 def test_pmp_pricing_order_is_the_wire_order():
@@ -47,7 +81,6 @@ def test_cbp_pricing_has_no_type():
         ("referral_conversion", "free_entry_point", False),
         ("marketing", "regular", True),
         ("utility", "regular", True),
-        ("group_service", "free_group_customer_service", False),
     ],
 )
 def test_pmp_type_and_billable_follow_category(category, kind, billable):
@@ -56,7 +89,7 @@ def test_pmp_type_and_billable_follow_category(category, kind, billable):
 
 
 def test_delivered_conversation_has_no_expiration():
-    s = statuses.delivered(WAMID, USER, timestamp="1750030075", rng=random.Random(0))
+    s = statuses.delivered(WAMID, USER, timestamp="1750030075", era="2025", rng=random.Random(0))
     assert list(s["conversation"]) == ["id", "origin"]
 
 
@@ -88,7 +121,7 @@ def test_only_failed_statuses_have_errors():
 def test_biz_opaque_sits_after_recipient_and_before_billing():
     s = statuses.sent(WAMID, BOTH, biz_opaque_callback_data="x", rng=random.Random(0))
     assert list(s)[3:7] == [
-        "recipient_id", "recipient_user_id", "biz_opaque_callback_data", "conversation",
+        "recipient_id", "recipient_user_id", "biz_opaque_callback_data", "pricing",
     ]  # fmt: skip
 
 

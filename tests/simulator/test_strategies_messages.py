@@ -19,8 +19,12 @@ SENDERS = [
     Customer("16505551234", "Sheena Nelson"),
     Customer("966501234567", "ليلى", user_id="SA.80224331989386392876"),
     Customer(None, None, user_id="US.13491208655302741918", username="sheena.n"),
+    Customer("16505551234", "Pablo", user_id="US.1349120865", parent_user_id="US.ENT.118157"),
 ]
-FRAME = ["context", "referral", "from", "from_user_id", "id", "timestamp", "errors", "type"]
+FRAME = [
+    "context", "referral", "from", "from_user_id", "from_parent_user_id", "group_id", "id",
+    "timestamp", "errors", "type",
+]  # fmt: skip
 MEDIA_KEYS = ["caption", "filename", "mime_type", "sha256", "id", "url", "voice", "animated"]
 WAMID = re.compile(r"wamid\.[A-Za-z0-9+/]+=*")
 
@@ -37,7 +41,8 @@ def assert_meta_frame(msg: Message, sender: Customer) -> None:
         assert keys.index(kind) == keys.index("type") + offset, keys
     else:
         assert kind in ("request_welcome", "unsupported")
-    assert {k: msg[k] for k in ("from", "from_user_id") if k in msg} == sender.sender_fields  # type: ignore[literal-required]
+    sender_keys = ("from", "from_user_id", "from_parent_user_id")
+    assert {k: msg[k] for k in sender_keys if k in msg} == sender.sender_fields  # type: ignore[literal-required]
     assert WAMID.fullmatch(msg["id"])
     assert msg["timestamp"].isdigit()
 
@@ -72,20 +77,33 @@ def test_every_strategy_generates_valid_messages(kind: str, data: st.DataObject)
     assert msg["type"] == kind
     assert_meta_frame(msg, sender)
     assert_type_content(msg)
+    if kind in ("image", "video", "audio", "document", "sticker"):  # always in 2026
+        assert "url" in msg[kind]  # type: ignore[literal-required]
+    if kind == "unsupported":
+        assert "unsupported" in msg
     wire = encoding.encode(msg)
     assert wire.isascii()
     assert encoding.decode(wire) == msg
     assert list(encoding.decode(wire)) == list(msg)
 
 
+def test_2025_media_and_unsupported_messages_may_lack_the_2025_additions() -> None:
+    sender = SENDERS[0]
+    seen = _collect(inbound_messages(sender, types=["image", "unsupported"], era="2025"), 60)
+    bodies = [encoding.decode(wire) for wire in seen]
+    assert any(b["type"] == "image" and "url" not in b["image"] for b in bodies)
+    assert any(b["type"] == "unsupported" and "unsupported" not in b for b in bodies)
+    assert all("group_id" not in b for b in bodies)
+
+
 def test_strategies_cover_every_message_type() -> None:
     assert set(MESSAGE_STRATEGIES) == set(messages.MESSAGE_TYPES)
 
 
-def _collect(strategy: st.SearchStrategy[Message]) -> list[bytes]:
+def _collect(strategy: st.SearchStrategy[Message], count: int = 20) -> list[bytes]:
     seen: list[bytes] = []
 
-    @settings(max_examples=20, derandomize=True, database=None, deadline=None)
+    @settings(max_examples=count, derandomize=True, database=None, deadline=None)
     @given(strategy)
     def run(msg: Message) -> None:
         seen.append(encoding.encode(msg))
