@@ -15,7 +15,9 @@ for one message at a time:
   unless their identifiers contradict (each has its own, different value of
   the other), in which case the user id's client is used and a warning logged.
 - `user_changed_number` moves the client of the old number (failing that,
-  of the sender's user id) to the new number; `user_changed_user_id` moves
+  of the sender's user id) to the new number, and to the new user id when
+  the message carries one (from 2026 a new number means a new
+  business-scoped id); `user_changed_user_id` moves
   the client of the old user id (failing that, of the sender's number) to
   the new user id. Without such a client nothing is created.
 
@@ -172,10 +174,51 @@ class ClientPlan:
 
     def change_identity(self, message: InboundMessage) -> None:
         """Apply a `user_changed_number` / `user_changed_user_id` system message."""
-        if message.new_phone is not None:
+        if message.new_phone is not None and message.new_user_id is not None:
+            self._renumber(message, message.new_phone, message.new_user_id)
+        elif message.new_phone is not None:
             self._move(message, "phone", message.new_phone)
-        if message.new_user_id is not None:
+        elif message.new_user_id is not None:
             self._move(message, "user", message.new_user_id)
+
+    def _renumber(self, message: InboundMessage, new_phone: str, new_user: str) -> None:
+        """A 2026 number change: a new number and a new user id at once (Meta
+        regenerates the business-scoped id with the number). A client that
+        already holds either new identifier, and no other number or user id,
+        is the same user seen first (Meta keeps no order): merged."""
+        old_phone, old_user = message.sender, message.sender_user_id
+        candidates = _keys(old_phone, None) + _keys(None, old_user)
+        ref = next((self._refs[key] for key in candidates if key in self._refs), None)
+        if ref is None:
+            logger.info(
+                "WhatsApp system message %s: no client to change; nothing created",
+                message.message_id,
+            )
+            return
+        client = self._clients[ref]
+        if (client.phone, client.user_id) == (new_phone, new_user):
+            return  # a redelivery, or Meta told us twice
+        new = {"phone": new_phone, "user": new_user}
+        held = {kind: self._refs.get((kind, value)) for kind, value in new.items()}
+        for holder in {h for h in held.values() if h is not None and h != ref}:
+            other = self._clients[holder]
+            if _contradict(other.phone, new_phone) or _contradict(other.user_id, new_user):
+                logger.warning(
+                    "WhatsApp system message %s: client %s already holds the new number "
+                    "or user id and belongs to another user; nothing changed",
+                    message.message_id,
+                    other.id,
+                )
+                return
+        for key in _keys(client.phone, client.user_id):
+            if self._refs.get(key) == ref:
+                del self._refs[key]
+        client.phone = new_phone if held["phone"] in (None, ref) else None
+        client.user_id = new_user if held["user"] in (None, ref) else None
+        for key in _keys(client.phone, client.user_id):
+            self._refs[key] = ref
+        for holder in dict.fromkeys(h for h in held.values() if h is not None and h != ref):
+            ref = self._merge(ref, self._alias.get(holder, holder)) or ref
 
     def _create(self, message: InboundMessage) -> int:
         self._new -= 1

@@ -151,15 +151,20 @@ def message_text(message: dict[str, Any]) -> str | None:
 
 
 def _identity_change(message: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(new number, new user id) announced by a `system` message; (None, None) for the rest."""
+    """(new number, new user id) announced by a `system` message; (None, None) for the rest.
+
+    A number change carries the new user id too from 2026 (Meta regenerates
+    the business-scoped id with the number), so both may be set."""
     if message.get("type") != "system":
         return None, None
     system = as_dict(message.get("system"))
     kind = system.get("type")
+    user_id = _bounded(as_str(system.get("user_id")), 128) or None
     if kind == "user_changed_number":
-        return _bounded(as_str(system.get("wa_id")), 32) or None, None
+        # 2026: a new number comes with a new business-scoped id, `system.user_id`.
+        return _bounded(as_str(system.get("wa_id")), 32) or None, user_id
     if kind == "user_changed_user_id":
-        return None, _bounded(as_str(system.get("user_id")), 128) or None
+        return None, user_id
     return None, None
 
 

@@ -78,17 +78,29 @@ def message(
     return item
 
 
-def number_changed(old: str, new: str, *, user_id: str | None = None) -> dict[str, Any]:
+def number_changed(
+    old: str, new: str, *, user_id: str | None = None, new_user_id: str | None = None
+) -> dict[str, Any]:
+    """Meta's 2026 shape: a user with a business-scoped id gets a new one with
+    the new number (`system.user_id`, `previous_user_id`)."""
     item: dict[str, Any] = {"from": old}
     if user_id is not None:
         item["from_user_id"] = user_id
+    system: dict[str, Any] = {"body": f"User A changed from {old} to {new}", "wa_id": new}
+    if user_id is not None:
+        system["user_id"] = new_user_id or f"{user_id}.new"
+        system["previous_user_id"] = user_id
+    system["type"] = "user_changed_number"
     item.update(
-        id=f"wamid.{uuid.uuid4().hex}",
-        timestamp="1700000500",
-        type="system",
-        system={"body": f"User A changed from {old} to {new}", "wa_id": new,
-                "type": "user_changed_number"},
-    )  # fmt: skip
+        id=f"wamid.{uuid.uuid4().hex}", timestamp="1700000500", type="system", system=system
+    )
+    return item
+
+
+def number_changed_2025(old: str, new: str, *, user_id: str | None = None) -> dict[str, Any]:
+    """A number change without the new user id, as a receiver may still meet one."""
+    item = number_changed(old, new, user_id=user_id)
+    item["system"] = {k: v for k, v in item["system"].items() if "user_id" not in k}
     return item
 
 
@@ -103,6 +115,8 @@ def user_id_changed(
     system: dict[str, Any] = {"body": f"User A changed from {old} to {new}", "user_id": new}
     if parent is not None:
         system["parent_user_id"] = parent
+    if old is not None:
+        system["previous_user_id"] = old
     system["type"] = "user_changed_user_id"
     item.update(
         id=f"wamid.{uuid.uuid4().hex}", timestamp="1700000500", type="system", system=system
@@ -299,6 +313,18 @@ def test_user_changed_number_moves_the_client(app: Flask) -> None:
     assert client_ids(app) == {client_id}
 
 
+def test_a_2026_number_change_moves_the_client_to_the_new_user_id_too(app: Flask) -> None:
+    """From 2026 a new number comes with a new business-scoped id (`system.user_id`)."""
+    post(app, [message(phone="201000000011", user_id="EG.11")], name="Hana")
+    client_id = app_client_id(app, phone="201000000011")
+    change = number_changed("201000000011", "201000000012", user_id="EG.11", new_user_id="EG.12")
+    post(app, [change])
+    post(app, [message(phone="201000000012", user_id="EG.12")], name="Hana")
+    assert clients(app) == [("201000000012", "EG.12", "Hana")]
+    assert app_client_id(app, phone="201000000012") == client_id
+    assert probe(app.test_client(), "clients", user_id="EG.11") == []
+
+
 def test_user_changed_number_without_a_client_creates_nothing(app: Flask) -> None:
     change = number_changed("201000000003", "201000000004")
     post(app, [change])
@@ -317,9 +343,18 @@ def test_a_redelivered_old_message_does_not_bring_the_old_number_back(app: Flask
 def test_number_change_onto_a_client_of_the_same_user_merges(app: Flask) -> None:
     """The new number wrote first (Meta keeps no order): the two clients become one."""
     post(app, [message(phone="2017", user_id="US.17", timestamp="1700000100")], name="Mona")
-    post(app, [message(phone="2018", timestamp="1700000200")], name="Mona")
-    post(app, [number_changed("2017", "2018", user_id="US.17")])
-    assert clients(app) == [("2018", "US.17", "Mona")]
+    post(app, [message(phone="2018", user_id="US.18", timestamp="1700000200")], name="Mona")
+    post(app, [number_changed("2017", "2018", user_id="US.17", new_user_id="US.18")])
+    assert clients(app) == [("2018", "US.18", "Mona")]
+    assert len(client_ids(app) - {None}) == 1
+
+
+def test_a_2025_number_change_onto_a_client_of_the_same_user_merges(app: Flask) -> None:
+    """Before business-scoped ids: the new number's client has no user id, so it merges."""
+    post(app, [message(phone="2117", user_id="US.117", timestamp="1700000100")], name="Mona")
+    post(app, [message(phone="2118", timestamp="1700000200")], name="Mona")
+    post(app, [number_changed_2025("2117", "2118", user_id="US.117")])
+    assert clients(app) == [("2118", "US.117", "Mona")]
     assert len(client_ids(app) - {None}) == 1
 
 
@@ -329,7 +364,11 @@ def test_number_change_onto_another_users_client_changes_nothing(
     """The new number's client has another user id (a recycled number): left as it is."""
     post(app, [message(phone="2019", user_id="US.19")])
     post(app, [message(phone="2020", user_id="US.20")])
-    post(app, [number_changed("2019", "2020", user_id="US.19")])
+    post(app, [number_changed("2019", "2020", user_id="US.19", new_user_id="US.21")])
+    assert clients(app) == [("2019", "US.19", "Nour"), ("2020", "US.20", "Nour")]
+    assert "belongs to another user" in caplog.text
+    caplog.clear()
+    post(app, [number_changed_2025("2019", "2020", user_id="US.19")])
     assert clients(app) == [("2019", "US.19", "Nour"), ("2020", "US.20", "Nour")]
     assert "belongs to another user" in caplog.text
 
@@ -401,8 +440,10 @@ def test_shapes_agree_with_the_simulators_builders(app: Flask) -> None:
     from simulator.envelopes import Customer
 
     customer = Customer("201000000050", "Ali", user_id="US.50")
-    built = builders.system_user_changed_number(customer, "201000000051", id="wamid.S1")
-    mine = number_changed("201000000050", "201000000051", user_id="US.50")
+    built = builders.system_user_changed_number(
+        customer, "201000000051", new_user_id="US.52", id="wamid.S1"
+    )
+    mine = number_changed("201000000050", "201000000051", user_id="US.50", new_user_id="US.52")
     assert list(built) == list(mine)
     assert list(built["system"]) == list(mine["system"])
     built_id = builders.system_user_changed_user_id(
@@ -413,7 +454,9 @@ def test_shapes_agree_with_the_simulators_builders(app: Flask) -> None:
     assert list(built_id["system"]) == list(mine_id["system"])
     post(app, [message(phone="201000000050", user_id="US.50")])
     post(app, [dict(built)])
-    post(app, [dict(built_id)])
+    assert clients(app) == [("201000000051", "US.52", "Nour")]
+    renumbered = Customer("201000000051", "Ali", user_id="US.52")
+    post(app, [builders.system_user_changed_user_id(renumbered, "US.51", id="wamid.S3")])
     assert clients(app) == [("201000000051", "US.51", "Nour")]
 
 
