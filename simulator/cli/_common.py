@@ -1,16 +1,60 @@
-"""What `send` and `verify` share: the receiver to talk to, and printing."""
+"""What the commands share: the receiver to talk to, printing, and `--era`."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import click
 
+from simulator import eras
+from simulator.eras import Era
+from simulator.errors import UnknownEra
 from simulator.targets import Exchange
 
-__all__ = ["Receiver", "looks_like_url", "receiver_at", "show_exchange", "trim"]
+__all__ = ["Receiver", "era_option", "looks_like_url", "receiver_at", "show_exchange", "trim"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: What each era's webhooks are, in a few words (see `simulator.eras`).
+ERA_SHAPES = {
+    "2026": "business-scoped user ids, v24+ statuses",
+    "2025": "phone numbers only, v23 statuses",
+}
+ERA_HELP = (
+    f"Webhook shapes: 2026 (current: {ERA_SHAPES['2026']})"
+    f" or 2025 ({ERA_SHAPES['2025']}) [env: FAKEMETA_ERA]."
+)
+
+
+class _EraChoice(click.Choice):  # type: ignore[type-arg]
+    """`eras.ERA_NAMES`, converted to the `Era`; a wrong name is the one-line
+    `UnknownEra` (exit 2 through `main()`), not click's usage block."""
+
+    def __init__(self) -> None:
+        super().__init__(eras.ERA_NAMES)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Era:
+        if isinstance(value, Era):
+            return value
+        try:
+            return eras.era(value)
+        except UnknownEra as exc:
+            raise UnknownEra(f"--era {value}: {exc}") from None
+
+
+def era_option(function: F) -> F:
+    """`--era 2025|2026` (default: `eras.CURRENT`), passed on as `era: Era`."""
+    option = click.option(
+        "--era",
+        type=_EraChoice(),
+        default=eras.CURRENT.name,
+        envvar="FAKEMETA_ERA",
+        help=ERA_HELP,
+    )
+    return option(function)
 
 
 @dataclass(frozen=True)

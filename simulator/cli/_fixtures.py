@@ -8,6 +8,8 @@ import sys
 import click
 
 from simulator import fixtures
+from simulator.cli._common import era_option
+from simulator.eras import Era
 
 __all__ = ["fixtures_group"]
 
@@ -18,12 +20,13 @@ def fixtures_group() -> None:
 
 
 @fixtures_group.command("list")
-def list_command() -> None:
-    """List every fixture with what it holds (plain text, one a line)."""
-    names = fixtures.names()
-    width = max(map(len, names))
+@era_option
+def list_command(era: Era) -> None:
+    """List every fixture of --era with what it holds (plain text, one a line)."""
+    names = fixtures.names(era)
+    width = max(map(len, names), default=0)
     for name in names:
-        click.echo(f"{name:<{width}}  {fixtures.describe(fixtures.load(name).payload)}")
+        click.echo(f"{name:<{width}}  {fixtures.describe(fixtures.load(name, era).payload)}")
 
 
 @fixtures_group.command("show")
@@ -31,9 +34,10 @@ def list_command() -> None:
 @click.option(
     "--wire", is_flag=True, help="Print the exact bytes Meta sends instead of indented JSON."
 )
-def show_command(name: str, wire: bool) -> None:
-    """Print fixture NAME (`messages/text`, or `text` when unambiguous)."""
-    fixture = fixtures.load(name)
+@era_option
+def show_command(name: str, wire: bool, era: Era) -> None:
+    """Print fixture NAME of --era (`messages/text`, or `text` when unambiguous)."""
+    fixture = fixtures.load(name, era)
     if wire:
         sys.stdout.buffer.write(fixture.wire + b"\n")
     else:

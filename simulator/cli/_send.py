@@ -9,14 +9,16 @@ import click
 
 from simulator import catalog, fixtures, ids
 from simulator.catalog import Context
-from simulator.cli._common import looks_like_url, receiver_at, show_exchange
+from simulator.cli._common import era_option, looks_like_url, receiver_at, show_exchange
 from simulator.cli._overrides import apply_overrides
 from simulator.clock import Clock, CompressedClock, RealClock
 from simulator.delivery import Delivery
 from simulator.encoding import encode
 from simulator.envelopes import Account, Customer, batch
+from simulator.eras import Era
 from simulator.errors import BadInput, TransportError
 from simulator.fixtures import describe
+from simulator.graph.state import user_id_of
 from simulator.sender import DEFAULT_SCHEDULE, NO_RETRIES, Attempt, Sender
 from simulator.targets import HttpTarget
 from simulator.types import Payload
@@ -36,16 +38,32 @@ def _split_arguments(arguments: tuple[str, ...]) -> tuple[str | None, str | None
     return (urls[0] if urls else None, others[0] if others else None)
 
 
+def _customer(number: str | None, name: str, era: Era) -> Customer:
+    """The customer who writes: `--from` or a random number, and in an era of
+    business-scoped ids the user id that goes with the number: the one
+    `fakemeta serve` gives it too, the same on every run, as Meta keeps a
+    user's id for a business."""
+    number = number or ids.wa_id()
+    if not era.business_scoped_ids:
+        return Customer(number, name)
+    return Customer(number, name, user_id=user_id_of(number))
+
+
 def _payloads(
-    variant: str, fixture: str | None, count: int, account: Account, customer: Customer
+    variant: str,
+    fixture: str | None,
+    count: int,
+    account: Account,
+    customer: Customer,
+    era: Era,
 ) -> list[Payload]:
     if fixture is not None:
-        payload: Any = fixtures.load(fixture).payload
+        payload: Any = fixtures.load(fixture, era).payload
         return [copy.deepcopy(payload) for _ in range(count)]
-    catalog.resolve(variant)  # an unknown name fails before anything is sent
+    catalog.resolve(variant, era)  # an unknown name fails before anything is sent
     # Fresh ids for every copy: a receiver deduplicating by message id must
     # see `count` different messages, not one message `count` times.
-    return [catalog.build(variant, Context.fresh(account, customer)) for _ in range(count)]
+    return [catalog.build(variant, Context.fresh(account, customer, era=era)) for _ in range(count)]
 
 
 @click.command("send")
@@ -106,6 +124,7 @@ def _payloads(
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True)
 @click.option("--source-ip", help="Send from this 127.x.y.z address (loopback receivers only).")
 @click.option("--insecure", is_flag=True, help="Do not verify the receiver's TLS certificate.")
+@era_option
 @click.option("-v", "--verbose", is_flag=True, help="Show request and response headers and bodies.")
 def send_command(
     arguments: tuple[str, ...],
@@ -125,13 +144,15 @@ def send_command(
     timeout: float,
     source_ip: str | None,
     insecure: bool,
+    era: Era,
     verbose: bool,
 ) -> None:
     """Send signed webhook deliveries to URL, as Meta would.
 
     VARIANT names what to send (default `text`): a message type, status, field
     or batch from `fakemeta fixtures list`, built with fresh ids and the current
-    time. Without URL, the built-in reference receiver is started and used.
+    time, in the shapes of --era. Without URL, the built-in reference receiver
+    is started and used.
 
     Exit status: 0 when every delivery was acknowledged with 200, 1 when one
     was not, 2 for bad arguments or an unreachable receiver.
@@ -155,20 +176,20 @@ def send_command(
             receiver.phone_number_id or ids.phone_number_id(),
             display_phone_number or ids.wa_id(),
         )
-        customer = Customer(sender or ids.wa_id(), name)
+        customer = _customer(sender, name, era)
         deliveries: list[Delivery] = []
         for _ in range(repeat):
-            parts = _payloads(variant or "text", fixture, batch_size, account, customer)
+            parts = _payloads(variant or "text", fixture, batch_size, account, customer, era)
             payload: Any = parts[0] if batch_size == 1 else batch(parts)
             payload = apply_overrides(payload, list(overrides))
             if fixture is not None and not overrides and batch_size == 1 and not legacy_escapes:
-                body = fixtures.load(fixture).wire  # the fixture's exact bytes
+                body = fixtures.load(fixture, era).wire  # the fixture's exact bytes
             else:
                 body = encode(payload, legacy_escapes=legacy_escapes)
             delivery = Delivery.signed(body, receiver.app_secret)
-            name = fixture or catalog.resolve(variant or "text")
+            label = fixture or catalog.resolve(variant or "text", era)
             click.echo(
-                f"delivery {len(deliveries)}: {name} ({describe(payload)}), {len(body)} bytes,"
+                f"delivery {len(deliveries)}: {label} ({describe(payload)}), {len(body)} bytes,"
                 f" signed {(delivery.signature or '')[:19]}…"
             )
             deliveries.append(delivery)

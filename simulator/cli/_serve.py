@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from simulator.cli._common import ERA_SHAPES, era_option
+from simulator.eras import Era
 from simulator.errors import InvalidTargetError
 from simulator.graph.dispatch import Dispatcher
 from simulator.graph.state import DEFAULT_PHONE_NUMBER, GraphSettings, GraphState, PhoneNumber
@@ -120,6 +122,7 @@ def _seconds(text: str) -> float | None:
     callback=_digits,
     help="A customer number that fails with 131026 (repeatable).",
 )
+@era_option
 @click.option("-v", "--verbose", is_flag=True, help="Log every HTTP request.")
 def serve_command(
     webhook: str | None,
@@ -138,6 +141,7 @@ def serve_command(
     read_after: str,
     no_read: bool,
     undeliverable: tuple[str, ...],
+    era: Era,
     verbose: bool,
 ) -> None:
     """Run a fake Graph API and deliver webhooks to URL as Meta does.
@@ -146,7 +150,7 @@ def serve_command(
     token at the printed token; talk to it as a customer from the console or
     the control API (/_fakemeta/). Webhooks are signed with the app secret
     and delivered only once the callback has passed the verification
-    handshake. Ctrl-C stops the server.
+    handshake, in the shapes of --era. Ctrl-C stops the server.
     """
     if webhook is not None and not verify_token:
         _fail(
@@ -175,6 +179,7 @@ def serve_command(
             sent_after=sent_after,
             delivered_after=delivered,
             read_after=read,
+            era=era,
         )
     except ValueError as exc:
         _fail(str(exc))
@@ -198,6 +203,7 @@ def serve_command(
             f" (display {display_phone_number}, WABA {waba_id})"
         )
         click.echo(f"  app id              {app_id}")
+        click.echo(f"  era                 {era.name} ({ERA_SHAPES.get(era.name, era.name)})")
         if "app secret" in generated:
             click.echo(
                 f"  app secret          {app_secret}  (generated; the receiver verifies with it)"

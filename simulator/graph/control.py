@@ -111,6 +111,13 @@ class ControlApi:
         except HTTPException as exc:  # pragma: no cover - werkzeug's other refusals
             return json_response({"error": exc.description}, exc.code or 400)
 
+    def _shapes(self) -> dict[str, Any]:
+        """`inbound.build`'s era and user ids: the state's, when it has them."""
+        return {
+            "era": getattr(self.state, "era", None),
+            "user_id_for": getattr(self.state, "user_id", None),
+        }
+
     def _publish(self, type: str, data: dict[str, Any]) -> None:
         self.dispatcher.events.publish(type, data, at=self.dispatcher.clock.now())
 
@@ -130,7 +137,7 @@ class ControlApi:
         except KeyError:
             raise BadRequest(f"no phone number id {pnid!r} on this server") from None
         spec = self._with_uploaded_media(spec, account.phone_number_id)
-        payload = inbound.build(spec, account)
+        payload = inbound.build(spec, account, **self._shapes())
         sent = list(inbound.messages_in(payload))
         record = getattr(self.state, "record_inbound", None)
         if record is not None:

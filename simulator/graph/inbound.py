@@ -13,6 +13,14 @@ turns it into a webhook payload here, with no HTTP and no state:
   account, with fresh message ids and timestamps (and `from`/`name` if given);
 - a whole payload: `{"raw": {...}}`, sent as it is.
 
+The era (`simulator.eras`) sets the shapes: in 2026 (business-scoped user
+ids) a customer given by number also gets a `user_id` (`user_id_for` the
+number: the one the server knows, else `state.user_id_of`), so the message
+carries `from_user_id` and the contact `user_id`, and `user_id` alone (no
+`from`) makes a user without a shared number; fixtures are the era's. In
+2025 a customer is a number only, and `user_id`, `username` and
+`system_user_changed_user_id` are refused.
+
 Bad input raises `InboundError` with one line naming the problem.
 """
 
@@ -23,10 +31,12 @@ import inspect
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from simulator import ids, messages
+from simulator import eras, ids, messages
 from simulator.envelopes import Account, Customer, message_payload
+from simulator.eras import Era
 from simulator.errors import UsageError
 from simulator.fixtures import load
+from simulator.graph.state import user_id_of
 from simulator.types import Payload
 
 __all__ = ["BUILDERS", "InboundError", "build", "kind_of", "messages_in", "statuses_in"]
@@ -45,6 +55,9 @@ _ALIASES = {"button_reply": "interactive_button_reply", "list_reply": "interacti
 _SENDER_KEYS = ("from", "name", "user_id", "username")
 _RESERVED = {"type", "phone_number_id", "reply_to", "args", *_SENDER_KEYS}
 _NOT_ARGUMENTS = {"sender", "rng"}
+#: What only users with business-scoped ids have (2026 on).
+_BUSINESS_SCOPED_KEYS = ("user_id", "username")
+_BUSINESS_SCOPED_TYPES = ("system_user_changed_user_id",)
 
 
 class InboundError(UsageError):
@@ -56,16 +69,26 @@ class InboundError(UsageError):
     """
 
 
-def build(spec: Mapping[str, Any], account: Account) -> Payload:
-    """The payload `spec` describes, addressed to `account`."""
+def build(
+    spec: Mapping[str, Any],
+    account: Account,
+    *,
+    era: Era | str | None = None,
+    user_id_for: Callable[[str], str] | None = None,
+) -> Payload:
+    """The payload `spec` describes, addressed to `account`, in the shapes of
+    `era` (default: the current era). `user_id_for(wa_id)` gives a number's
+    business-scoped id where the era has them (default: `state.user_id_of`)."""
     if "raw" in spec:
         raw = spec["raw"]
         if not isinstance(raw, dict) or not isinstance(raw.get("entry"), list):
             raise InboundError("'raw' must be a whole webhook payload: an object with 'entry' []")
         return raw  # type: ignore[return-value]
+    chosen = eras.era(era)
+    lookup = user_id_for or user_id_of
     if "fixture" in spec:
-        return _from_fixture(spec, account)
-    return _from_builder(spec, account)
+        return _from_fixture(spec, account, chosen, lookup)
+    return _from_builder(spec, account, chosen, lookup)
 
 
 def _values(payload: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
@@ -115,7 +138,16 @@ def statuses_in(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _customer(spec: Mapping[str, Any], *, required: bool) -> Customer | None:
+def _customer(
+    spec: Mapping[str, Any], era: Era, user_id_for: Callable[[str], str], *, required: bool
+) -> Customer | None:
+    if not era.business_scoped_ids:
+        for key in _BUSINESS_SCOPED_KEYS:
+            if key in spec:
+                raise InboundError(
+                    f"{key!r} belongs to the shapes with business-scoped user ids, not to the "
+                    f"{era.name} ones: give 'from' only, or run the server with --era 2026"
+                )
     wa_id, user_id = spec.get("from"), spec.get("user_id")
     if wa_id is None and user_id is None:
         if required:
@@ -126,17 +158,26 @@ def _customer(spec: Mapping[str, Any], *, required: bool) -> Customer | None:
             raise InboundError(f"{key!r} must be a string, got {type(spec[key]).__name__}")
     if wa_id is not None and not (wa_id.isdigit() and 5 <= len(wa_id) <= 20):
         raise InboundError(f"'from' must be 5 to 20 digits without '+', got {wa_id!r}")
+    if user_id is None and wa_id is not None and era.business_scoped_ids:
+        user_id = user_id_for(wa_id)
     return Customer(wa_id, spec.get("name"), user_id, spec.get("username"))
 
 
-def _from_builder(spec: Mapping[str, Any], account: Account) -> Payload:
+def _from_builder(
+    spec: Mapping[str, Any], account: Account, era: Era, user_id_for: Callable[[str], str]
+) -> Payload:
     name = spec.get("type", "text")
     if not isinstance(name, str) or _ALIASES.get(name, name) not in BUILDERS:
         known = ", ".join(sorted([*BUILDERS, *_ALIASES]))
         raise InboundError(f"unknown message type {name!r}: say one of {known}")
     name = _ALIASES.get(name, name)
+    if name in _BUSINESS_SCOPED_TYPES and not era.business_scoped_ids:
+        raise InboundError(
+            f"a {name} message has business-scoped user ids, which the {era.name} shapes "
+            "do not have: run the server with --era 2026"
+        )
     builder = BUILDERS[name]
-    sender = _customer(spec, required=True)
+    sender = _customer(spec, era, user_id_for, required=True)
     kwargs = {k: v for k, v in spec.items() if k not in _RESERVED}
     if name == "text" and "text" in kwargs:
         kwargs["body"] = kwargs.pop("text")
@@ -171,12 +212,14 @@ def _from_builder(spec: Mapping[str, Any], account: Account) -> Payload:
     return message_payload(account, message, contacts)
 
 
-def _from_fixture(spec: Mapping[str, Any], account: Account) -> Payload:
+def _from_fixture(
+    spec: Mapping[str, Any], account: Account, era: Era, user_id_for: Callable[[str], str]
+) -> Payload:
     name = spec["fixture"]
     if not isinstance(name, str):
         raise InboundError("'fixture' must be a fixture name, e.g. messages/text")
-    payload: dict[str, Any] = copy.deepcopy(load(name).payload)
-    sender = _customer(spec, required=False)
+    payload: dict[str, Any] = copy.deepcopy(load(name, era).payload)
+    sender = _customer(spec, era, user_id_for, required=False)
     for entry in payload.get("entry", []):
         entry["id"] = account.waba_id
         for change in entry.get("changes", []):
@@ -186,12 +229,16 @@ def _from_fixture(spec: Mapping[str, Any], account: Account) -> Payload:
             for message in value.get("messages", []):
                 if sender is not None and sender.wa_id is not None and "from" in message:
                     message["from"] = sender.wa_id
+                if sender is not None and sender.user_id is not None and "from_user_id" in message:
+                    message["from_user_id"] = sender.user_id
                 number = str(message.get("from") or message.get("from_user_id") or ids.wa_id())
                 message["id"] = ids.wamid(number)
                 message["timestamp"] = ids.timestamp()
             for contact in value.get("contacts", []):
                 if sender is not None and sender.wa_id is not None and "wa_id" in contact:
                     contact["wa_id"] = sender.wa_id
+                if sender is not None and sender.user_id is not None and "user_id" in contact:
+                    contact["user_id"] = sender.user_id
                 if sender is not None and sender.name is not None:
                     contact.setdefault("profile", {})["name"] = sender.name
     return payload  # type: ignore[return-value]

@@ -6,7 +6,9 @@ validated and refused exactly as `fakemeta serve` does, and the webhooks
 they cause (sent, delivered, read, failed) are delivered to the host's app
 in-process by the same `Dispatcher`, signed, after the same verification
 handshake. Time is the state's clock: `deliver()` moves it forward to the
-last queued status, so a test never sleeps.
+last queued status, so a test never sleeps. The webhooks follow `era`
+(`simulator.eras`; default the current shapes, "2025" for an app still on
+the older ones).
 
     with InProcessGraph(app, path="/webhook/", app_secret=..., verify_token=...,
                         access_token="EAAG...") as graph:
@@ -22,7 +24,9 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
+from simulator import eras
 from simulator.envelopes import Account
+from simulator.eras import Era
 from simulator.errors import UsageError
 from simulator.graph import inbound
 from simulator.graph.deliveries import DeliveryRecord
@@ -59,11 +63,12 @@ class InProcessGraph:
         access_token: str | None = None,
         phone_number_id: str | None = None,
         settings: GraphSettings | None = None,
+        era: Era | str | None = None,
     ) -> None:
         if (app is None) == (url is None):
             raise UsageError("InProcessGraph takes an app (with its path) or a url, not both")
         if settings is None:
-            settings = GraphSettings()
+            settings = GraphSettings(era=eras.era(era))
             if access_token:
                 settings = replace(settings, access_tokens=frozenset({access_token}))
             if phone_number_id:
@@ -71,6 +76,8 @@ class InProcessGraph:
                 settings = replace(settings, phone_numbers={phone_number_id: number})
         elif access_token and access_token not in settings.access_tokens:
             raise UsageError("access_token is not one of settings.access_tokens")
+        elif era is not None and eras.era(era) != settings.era:
+            raise UsageError(f"era={eras.era(era)} differs from settings.era={settings.era}")
         self.state = GraphState(settings)
         # Over HTTP the webhooks themselves go through httpx: let them out.
         self.mock = GraphMock(self.state, pass_through=url is not None)
@@ -130,7 +137,12 @@ class InProcessGraph:
         """
         if text is not None:
             spec = {"type": "text", "text": text, **spec}
-        payload = inbound.build({"from": from_, "name": name, **spec}, self.account)
+        payload = inbound.build(
+            {"from": from_, "name": name, **spec},
+            self.account,
+            era=self.state.era,
+            user_id_for=self.state.user_id,
+        )
         for phone_number_id, message in inbound.messages_in(payload):
             if "from" in message:
                 self.state.record_inbound(phone_number_id, message["from"], message)

@@ -7,13 +7,21 @@ both answered 200 first and failed by webhook, as Meta does), records it and
 schedules its status webhooks on the queue with Meta's `conversation` and
 `pricing` objects. No HTTP.
 
-Pricing (per-message pricing, v23 shapes): free-form messages are `service`
-(free inside the window); templates take their configured category
-(`utility` by default), and a utility template sent inside an open window is
-free (`free_customer_service`), as Meta prices it since July 2025. The
-`conversation` id is kept for 24 h per user and category, so the statuses of
-one conversation share it; only `sent` carries its `expiration_timestamp`.
-`read` carries no pricing unless it comes without `delivered`.
+Pricing (per-message pricing): free-form messages are `service` (free
+inside the window); templates take their configured category (`utility` by
+default), and a utility template sent inside an open window is free
+(`free_customer_service`), as Meta prices it since July 2025. `read` carries
+no pricing unless it comes without `delivered`.
+
+The shapes follow the state's era (`simulator.eras`). 2025 (v23.0): every
+billed status carries the `conversation`, whose id is kept for 24 h per user
+and category, so the statuses of one conversation share it; only `sent`
+carries its `expiration_timestamp`. 2026 (v24.0+, business-scoped user ids):
+no `conversation` (none of these is a free entry point), the recipient's
+`recipient_user_id`, and `sent`, `delivered` and `read` come with a
+`contacts` array holding the recipient's ids (without a profile, as live
+2026 status deliveries have it); `failed` has neither, as Meta sends it for
+a message sent to a number.
 """
 
 from __future__ import annotations
@@ -21,7 +29,6 @@ from __future__ import annotations
 from typing import Any
 
 from simulator import ids, statuses
-from simulator.envelopes import Customer
 from simulator.graph.records import OutboundMessage
 from simulator.graph.state import GraphState, PhoneNumber
 from simulator.graph.validation import GraphError, Outgoing
@@ -95,7 +102,8 @@ def schedule(
     callback: str | None = None,
 ) -> list[Job]:
     """Queue the message's status webhooks and fill in its timeline."""
-    customer = Customer(message.wa_id)
+    era = state.era
+    customer = state.customer(message.wa_id)
     steps = plan(state, message.failure)
     priced = "delivered" if any(kind == "delivered" for kind, _ in steps) else "read"
     free = in_window and message.category in ("service", "utility")
@@ -115,7 +123,10 @@ def schedule(
         else:
             billed = kind in ("sent", priced)
             conversation = None
-            if billed:
+            # v24.0+ omits it "unless webhook is for a free entry point
+            # conversation" (as `statuses.sent` and friends decide it).
+            with_conversation = era.conversation_on_statuses or price["type"] == "free_entry_point"
+            if billed and with_conversation:
                 expiration = str(int(expires)) if kind == "sent" else None
                 conversation = statuses.conversation(
                     message.category, conversation_id=conv_id, expiration_timestamp=expiration
@@ -126,7 +137,7 @@ def schedule(
             )  # fmt: skip
         job = state.webhooks.schedule(
             "status",
-            statuses.statuses_payload(phone.account, status),
+            statuses.statuses_payload(phone.account, status, customer, profiles=False),
             label=f"{kind} {message.id}",
             delay=delay,
             meta={

@@ -78,6 +78,7 @@ class FakeMeta:
         return {
             "graph_api": self.base_url,
             "app_id": self.app_id,
+            "era": self.state.era.name,
             "phone_numbers": [
                 {
                     "phone_number_id": n.phone_number_id,

@@ -13,11 +13,17 @@ Public API (other modules depend on these names):
   `sent_after` / `delivered_after` / `read_after` (None skips that status),
   `templates` (name -> pricing category; None accepts any name),
   `default_template_category`, `window_seconds`, `media_url_ttl`,
-  `media_base_url`.
+  `media_base_url`, `era` (the webhook shapes, `simulator.eras`; default
+  `eras.CURRENT`; a name such as "2025" is accepted too).
 - `GraphState(settings=None, *, clock=None, webhooks=None)`: `.settings`,
-  `.clock` (`OffsetClock`), `.webhooks` (`WebhookQueue`).
+  `.era` (`settings.era`), `.clock` (`OffsetClock`), `.webhooks` (`WebhookQueue`).
 - `record_inbound(phone_number_id, wa_id, message=None)`: a customer message
-  was delivered: opens or extends the 24 h window, adds it to the transcript.
+  was delivered: opens or extends the 24 h window, adds it to the transcript,
+  and keeps the message's `from_user_id` as the number's user id.
+- `customer(wa_id)`: the user as this server's webhooks show them: in an era
+  of business-scoped ids with `user_id(wa_id)`, the id an inbound message
+  gave the number, else `user_id_of(wa_id)`, the id fakemeta derives from
+  the number (the same on every run).
 - `window_open(phone_number_id, wa_id)`, `window_expires_at(...)`.
 - `conversation(phone_number_id, wa_id) -> list[dict]` (both directions, in
   order; see `records`), `conversations() -> list[dict]`,
@@ -43,6 +49,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import random
 import secrets
 import threading
 from collections import deque
@@ -51,9 +58,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from simulator import ids
+from simulator import eras, ids
 from simulator.clock import OffsetClock
-from simulator.envelopes import Account
+from simulator.envelopes import Account, Customer
+from simulator.eras import Era
 from simulator.graph.records import InboundMessage, Media, OutboundMessage
 from simulator.graph.webhooks import WebhookQueue
 
@@ -63,6 +71,7 @@ __all__ = [
     "GraphSettings",
     "GraphState",
     "PhoneNumber",
+    "user_id_of",
 ]
 
 DEFAULT_ACCESS_TOKEN = "fakemeta-access-token"  # noqa: S105 (a public test default)
@@ -85,6 +94,13 @@ class PhoneNumber:
 
 
 DEFAULT_PHONE_NUMBER = PhoneNumber("106540352242922", "15550783881", "102290129340398")
+
+
+def user_id_of(wa_id: str) -> str:
+    """The business-scoped user id fakemeta gives the user with number
+    `wa_id` when nothing else named one: of the number's country, drawn from
+    the number, so the same user keeps it across messages, statuses and runs."""
+    return ids.bsuid(ids.country_of(wa_id), random.Random(wa_id))
 
 
 def _default_numbers() -> Mapping[str, PhoneNumber]:
@@ -110,8 +126,12 @@ class GraphSettings:
     window_seconds: float = 24 * 60 * 60
     media_url_ttl: float = 5 * 60
     media_base_url: str | None = None
+    #: The webhook shapes: business-scoped user ids and v24 statuses (2026),
+    #: or numbers only and v23 statuses (2025). See `simulator.eras`.
+    era: Era = eras.CURRENT
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "era", eras.era(self.era))
         tokens = frozenset(self.access_tokens)
         if not tokens or not all(isinstance(t, str) and t for t in tokens):
             raise ValueError(f"Expected non-empty token strings but got {self.access_tokens!r}")
@@ -182,6 +202,7 @@ class GraphState:
         self._sends: dict[str, deque[float]] = {}
         self._pair_buckets: dict[Pair, tuple[float, float]] = {}
         self._billing: dict[tuple[str, str, str], tuple[str, float]] = {}
+        self._user_ids: dict[str, str] = {}
 
     def reset(self) -> None:
         """Forget messages, windows, media and rates; empty the webhook queue."""
@@ -190,6 +211,25 @@ class GraphState:
             self.webhooks.clear()
 
     # -- configuration -------------------------------------------------------
+
+    @property
+    def era(self) -> Era:
+        """The shapes of the webhooks this state's customers and statuses make."""
+        return self.settings.era
+
+    def customer(self, wa_id: str, name: str | None = None) -> Customer:
+        """The user with number `wa_id`, as this era's webhooks show them: with
+        a business-scoped `user_id` (the one their inbound messages carried,
+        else `user_id_of(wa_id)`) where the era has them."""
+        if not self.era.business_scoped_ids:
+            return Customer(wa_id, name)
+        return Customer(wa_id, name, user_id=self.user_id(wa_id))
+
+    def user_id(self, wa_id: str) -> str:
+        """The business-scoped id of the user with number `wa_id`: the one
+        their inbound messages carried, else `user_id_of(wa_id)`."""
+        with self.lock:
+            return self._user_ids.get(wa_id) or user_id_of(wa_id)
 
     def phone_number(self, phone_number_id: str) -> PhoneNumber | None:
         return self.settings.phone_numbers.get(phone_number_id)
@@ -220,12 +260,16 @@ class GraphState:
         self, phone_number_id: str, wa_id: str, message: Mapping[str, Any] | None = None
     ) -> None:
         """A customer message reached the business: open or extend the window
-        and, given the webhook `message` object, add it to the transcript."""
+        and, given the webhook `message` object, add it to the transcript and
+        keep its `from_user_id` as the user's id (see `customer`)."""
         with self.lock:
             now = self.clock.now()
             self._last_inbound[(phone_number_id, wa_id)] = now
             if message is None:
                 return
+            user_id = message.get("from_user_id")
+            if isinstance(user_id, str) and user_id:
+                self._user_ids[wa_id] = user_id
             kind = str(message.get("type", "unknown"))
             entry = InboundMessage(
                 id=str(message.get("id", "")),

@@ -7,6 +7,7 @@ real subprocess where it matters that a user sees one line and no traceback.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ import pytest
 
 from simulator import fixtures
 from simulator.cli import main
+from simulator.graph.state import user_id_of
 from simulator.signing import sign
 
 
@@ -179,7 +181,12 @@ def test_send_duplicates_deliver_the_same_bytes_twice(
         (["send", "http://127.0.0.1:9/x", "--app-secret", "s", "--source-ip", "10.0.0.1"],
          "127"),
         (["send", "http://a/", "http://b/"], "at most a URL and a variant"),
-        (["fixtures", "show", "nope"], "no fixture named 'nope'"),
+        (["fixtures", "show", "nope"], "no variant named 'nope'"),
+        (["send", "http://127.0.0.1:9/x", "sent_cbp_pricing", "--app-secret", "s"],
+         "add --era 2025"),
+        (["send", "http://127.0.0.1:9/x", "--app-secret", "s", "--era", "1999"],
+         "UnknownEra: --era 1999"),
+        (["fixtures", "show", "text_phoneless", "--era", "2025"], "add --era 2026"),
         (["verify", "http://127.0.0.1:9/x"], "no verify token"),
     ],
 )  # fmt: skip
@@ -234,6 +241,111 @@ def test_send_and_verify_without_url_use_the_reference_receiver() -> None:
     verified = run_process("verify")
     assert verified.returncode == 0, verified.stderr.decode()
     assert b"verified" in verified.stdout
+
+
+# --- send --era ------------------------------------------------------------
+
+
+def _value(request: Any) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(request.body)["entry"][0]["changes"][0]["value"]
+    return value
+
+
+def test_send_by_default_carries_business_scoped_user_ids(
+    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
+) -> None:
+    for _ in range(2):
+        code, _, _ = run(
+            capsys, "send", loopback_receiver.url, "text", "--app-secret", loopback_secret,
+            "--from", "966501234567", "--name", "Layla",
+        )  # fmt: skip
+        assert code == 0
+    first, second = (_value(r) for r in loopback_receiver.requests)
+    [message], [contact] = first["messages"], first["contacts"]
+    assert message["from"] == contact["wa_id"] == "966501234567"
+    assert message["from_user_id"] == contact["user_id"]
+    assert contact["user_id"].startswith("SA."), "a business-scoped id of the number's country"
+    assert contact["user_id"] == user_id_of("966501234567"), "the id `fakemeta serve` gives it"
+    assert contact["profile"]["name"] == "Layla"
+    assert second["contacts"][0]["user_id"] == contact["user_id"], "the same user, the same id"
+    assert second["messages"][0]["id"] != message["id"]
+
+
+def test_send_era_2025_has_phone_numbers_only(
+    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
+) -> None:
+    code, out, _ = run(
+        capsys, "send", loopback_receiver.url, "text", "--app-secret", loopback_secret,
+        "--from", "966501234567", "--era", "2025",
+    )  # fmt: skip
+    assert code == 0, out
+    (request,) = loopback_receiver.requests
+    assert request.signature_ok
+    value = _value(request)
+    assert value["messages"][0]["from"] == value["contacts"][0]["wa_id"] == "966501234567"
+    assert b"user_id" not in request.body
+
+
+def test_send_statuses_follow_the_era(
+    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
+) -> None:
+    for era in ("2026", "2025"):
+        code, _, _ = run(
+            capsys, "send", loopback_receiver.url, "statuses/sent", "--app-secret",
+            loopback_secret, "--from", "4915112345678", "--era", era,
+        )  # fmt: skip
+        assert code == 0, era
+    current, older = (_value(r) for r in loopback_receiver.requests)
+    [status] = current["statuses"]
+    assert current["contacts"][0]["wa_id"] == status["recipient_id"] == "4915112345678"
+    assert current["contacts"][0]["user_id"] == status["recipient_user_id"]
+    assert "conversation" not in status
+    [status] = older["statuses"]
+    assert "contacts" not in older
+    assert status["recipient_id"] == "4915112345678"
+    assert "recipient_user_id" not in status
+    assert "conversation" in status
+
+
+def test_send_a_2025_only_variant_and_fixture_with_era_2025(
+    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
+) -> None:
+    code, out, _ = run(
+        capsys, "send", loopback_receiver.url, "sent_cbp_pricing", "--era", "2025",
+        "--app-secret", loopback_secret,
+    )  # fmt: skip
+    assert code == 0
+    assert "statuses/sent_cbp_pricing" in out
+    assert _value(loopback_receiver.requests[0])["statuses"][0]["pricing"]["pricing_model"] == (
+        "CBP"
+    )
+    code, _, _ = run(
+        capsys, "send", loopback_receiver.url, "--fixture", "messages/text", "--era", "2025",
+        "--app-secret", loopback_secret,
+    )  # fmt: skip
+    assert code == 0
+    wire = fixtures.load("messages/text", "2025").wire
+    assert loopback_receiver.requests[1].body == wire
+    assert wire != fixtures.load("messages/text").wire
+
+
+def test_send_unknown_era_is_one_line_without_a_traceback() -> None:
+    done = run_process("send", "http://127.0.0.1:9/x", "--app-secret", "s", "--era", "1999")
+    assert done.returncode == 2
+    err = done.stderr.decode()
+    assert err.startswith("fakemeta: UnknownEra: --era 1999")
+    assert "2025, 2026" in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_send_a_2025_only_variant_in_the_current_era_says_add_era_2025() -> None:
+    done = run_process("send", "http://127.0.0.1:9/x", "sent_cbp_pricing", "--app-secret", "s")
+    assert done.returncode == 2
+    err = done.stderr.decode()
+    assert "--era 2025" in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
 
 
 # --- verify ----------------------------------------------------------------
@@ -313,11 +425,41 @@ def test_fixtures_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
     assert done.stdout == fixtures.load("messages/text").wire + b"\n"
 
 
+def test_fixtures_list_and_show_take_the_era(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "fixtures", "list", "--era", "2025")
+    assert code == 0
+    listed = [line.split()[0] for line in out.splitlines()]
+    assert listed == fixtures.names("2025")
+    assert "statuses/sent_cbp_pricing" in listed
+    assert "messages/text_phoneless" not in listed
+    code, out, _ = run(capsys, "fixtures", "list")
+    assert code == 0
+    current = [line.split()[0] for line in out.splitlines()]
+    assert "messages/text_phoneless" in current
+    assert "statuses/sent_cbp_pricing" not in current
+    code, out, _ = run(capsys, "fixtures", "show", "sent_cbp_pricing", "--era", "2025")
+    assert code == 0
+    assert json.loads(out) == fixtures.load("statuses/sent_cbp_pricing", "2025").payload
+    done = run_process("fixtures", "show", "messages/text", "--wire", "--era", "2025")
+    assert done.stdout == fixtures.load("messages/text", "2025").wire + b"\n"
+
+
+def test_the_era_comes_from_fakemeta_era_too() -> None:
+    done = run_process("fixtures", "list", env={**os.environ, "FAKEMETA_ERA": "2025"})
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"statuses/sent_cbp_pricing" in done.stdout
+
+
 def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--help")
     assert code == 0
     for command in ("send", "verify", "sign", "fixtures", "receiver"):
         assert command in out
+    for command in ("send", "serve"):
+        code, out, _ = run(capsys, command, "--help")
+        assert code == 0
+        assert "--era [2025|2026]" in out
+        assert "2025 (phone numbers only, v23 statuses)" in " ".join(out.split())
     code, out, _ = run(capsys, "--version")
     assert code == 0
     assert "fakemeta" in out

@@ -7,9 +7,12 @@ from typing import Any
 
 from graph_helpers import PHONE, PNID, START, USER, make_state, send, template, text
 
+from simulator.eras import ERAS
 from simulator.graph.state import GraphState
 
 HOUR = 60 * 60
+#: The era whose statuses carry `conversation` (v23.0); 2026's omit it.
+V23 = ERAS["2025"]
 
 
 def jobs(state: GraphState) -> list[tuple[str, float, dict[str, Any]]]:
@@ -35,7 +38,7 @@ def sent_id(state: GraphState, payload: dict[str, Any]) -> str:
 
 
 def test_a_reply_in_the_window_is_sent_delivered_and_read():
-    state = make_state()
+    state = make_state(era=V23)
     state.record_inbound(PNID, USER)
     message_id = sent_id(state, text())
     queued = jobs(state)
@@ -102,7 +105,7 @@ def test_a_user_who_never_wrote_gets_131047_too():
 
 
 def test_a_template_outside_the_window_is_delivered_and_billed():
-    state = make_state()
+    state = make_state(era=V23)
     sent_id(state, template())
     queued = jobs(state)
     assert [kind for kind, _, _ in queued] == ["sent", "delivered", "read"]
@@ -151,7 +154,7 @@ def test_timings_are_configurable_and_read_can_be_off():
 
 
 def test_without_delivered_the_read_carries_the_pricing():
-    state = make_state(delivered_after=None, read_after=4)
+    state = make_state(delivered_after=None, read_after=4, era=V23)
     state.record_inbound(PNID, USER)
     sent_id(state, text())
     queued = jobs(state)
@@ -161,7 +164,7 @@ def test_without_delivered_the_read_carries_the_pricing():
 
 
 def test_one_conversation_id_per_user_and_category_for_24_hours():
-    state = make_state()
+    state = make_state(era=V23)
     state.record_inbound(PNID, USER)
     sent_id(state, text("one"))
     sent_id(state, text("two"))
