@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
-from simulator import catalog, envelopes, ids, messages
+from simulator import catalog, envelopes, eras, messages
 from simulator.delivery import Delivery
 from simulator.encoding import encode
 from simulator.envelopes import Account, Customer
+from simulator.eras import Era
 from simulator.targets import Exchange, Target, target_for
 
 __all__ = ["Deliveries"]
 
 
 class Deliveries:
-    """Deliveries signed with `app_secret`, for `account`, from `customer` by default."""
+    """Deliveries signed with `app_secret`, for `account`, from `customer` by
+    default, in the webhook shapes of `era` (default: the current ones)."""
 
     def __init__(
         self,
@@ -33,9 +36,11 @@ class Deliveries:
         target: str | Callable[..., Any] | None = None,
         path: str = "/",
         rng: random.Random | None = None,
+        era: Era | str | None = None,
     ) -> None:
         self.app_secret = app_secret
         self.account = account
+        self.era = eras.era(era)
         self._rng = rng or random.Random()
         self.customer = self.new_customer("Test User")
         self._target_spec = target
@@ -46,8 +51,10 @@ class Deliveries:
         return f"<fakemeta_deliveries for phone number id {self.account.phone_number_id}>"
 
     def new_customer(self, name: str | None = "Test User") -> Customer:
-        """A sender no other delivery of this factory has used."""
-        return Customer(ids.wa_id(self._rng), name)
+        """A sender no other delivery of this factory has used: a number, and
+        in the 2026 era a business-scoped user id too."""
+        customer = Customer.generate(name or "", self._rng, era=self.era)
+        return customer if name is not None else replace(customer, name=None)
 
     # -- building ------------------------------------------------------------
 
@@ -71,12 +78,12 @@ class Deliveries:
     def build(self, name: str, *, sender: Customer | None = None) -> Delivery:
         """A named catalog variant (`"image"`, `"statuses/read"`, ...; see
         `fakemeta fixtures list`) with fresh ids, for this account."""
-        context = catalog.Context.fresh(self.account, sender or self.customer)
+        context = catalog.Context.fresh(self.account, sender or self.customer, era=self.era)
         return self.of(catalog.build(name, context))
 
     def payload(self, name: str, *, sender: Customer | None = None) -> dict[str, Any]:
         """The payload dict of a catalog variant, to change before `of()`."""
-        context = catalog.Context.fresh(self.account, sender or self.customer)
+        context = catalog.Context.fresh(self.account, sender or self.customer, era=self.era)
         return dict(catalog.build(name, context))
 
     # -- sending -------------------------------------------------------------

@@ -33,6 +33,7 @@ from contract_tests.report import CheckResult, Report
 from contract_tests.reporting import printable
 from contract_tests.requirements import REQUIREMENTS
 from contract_tests.shrinking import DEFAULT_SHRINK_BUDGET
+from simulator import eras
 from simulator.errors import TransportError
 from simulator.handshake import handshake
 
@@ -180,7 +181,9 @@ def run_contract_check(check: Check, config: SuiteConfig, pytest_config: pytest.
         pytest.fail(failure_text(result, config, pytest_config), pytrace=False)
 
 
-_CLI_OPTION = re.compile(r"(?<![\w-])--(probe|phone-number-id|rate-limit|profile|examples|seed)\b")
+_CLI_OPTION = re.compile(
+    r"(?<![\w-])--(probe|phone-number-id|rate-limit|profile|era|examples|seed)\b"
+)
 
 
 def pytest_words(text: str) -> str:
@@ -194,6 +197,8 @@ def pytest_reproduce(result: CheckResult, config: SuiteConfig, pytest_config: py
     parts += ["--fakemeta-contract", "-k", result.check, "--fakemeta-seed", str(config.seed)]
     if config.profile != "strict":
         parts += ["--fakemeta-profile", config.profile]
+    if config.era != eras.CURRENT:
+        parts += ["--fakemeta-era", config.era.name]
     if config.rate_limit != DEFAULT_RATE_LIMIT:
         parts += ["--fakemeta-rate-limit", str(config.rate_limit or "off")]
     if config.examples != 10:

@@ -26,6 +26,9 @@ import pytest
 from contract_tests.config import DEFAULT_RATE_LIMIT, PROFILES, RateLimit
 from contract_tests.errors import ContractUsageError
 from contract_tests.shrinking import DEFAULT_SHRINK_BUDGET
+from simulator import eras
+from simulator.eras import Era
+from simulator.errors import UnknownEra
 
 __all__ = [
     "MARKER_KEYS",
@@ -88,6 +91,13 @@ _OPTIONS = (
         metavar="strict|meta",
     ),
     _Option(
+        "era",
+        "whose webhook shapes to send: 2026 (business-scoped user ids) or 2025 (phone "
+        f"numbers only); default $FAKEMETA_ERA or {eras.CURRENT.name}",
+        env="FAKEMETA_ERA",
+        metavar="|".join(eras.ERA_NAMES),
+    ),
+    _Option(
         "rate_limit",
         "N/SECONDS or off: the limit the receiver should enforce; default 100/60",
         metavar="N/SECONDS|off",
@@ -114,6 +124,7 @@ MARKER_KEYS = frozenset(o.name for o in _OPTIONS) | {"path"}
 
 _DEFAULTS: dict[str, Any] = {
     "profile": "strict",
+    "era": eras.CURRENT,
     "seed": 0,
     "examples": 10,
     "shrink_budget": DEFAULT_SHRINK_BUDGET,
@@ -194,6 +205,13 @@ def _convert(raw: Mapping[str, Any]) -> dict[str, Any]:
             raise ContractUsageError(
                 f"{_where('rate_limit')} {limit!r}: expected '100/60', 'off', a RateLimit or None"
             )
+    if "era" in values:
+        try:
+            values["era"] = eras.era(values["era"])
+        except UnknownEra:
+            raise ContractUsageError(
+                f"{_where('era')} {values['era']!r}: expected one of {', '.join(eras.ERA_NAMES)}"
+            ) from None
     if "profile" in values and values["profile"] not in PROFILES:
         raise ContractUsageError(
             f"{_where('profile')} {values['profile']!r}: expected strict or meta"
@@ -253,6 +271,7 @@ class Resolved:
     examples: int
     access_token: str | None = None
     shrink_budget: int = DEFAULT_SHRINK_BUDGET
+    era: Era = eras.CURRENT
 
 
 def resolve(config: pytest.Config, fixture: Mapping[str, Any], node: pytest.Item) -> Resolved:
@@ -284,4 +303,5 @@ def resolve(config: pytest.Config, fixture: Mapping[str, Any], node: pytest.Item
         examples=values["examples"],
         shrink_budget=values["shrink_budget"],
         access_token=values.get("access_token"),
+        era=values["era"],
     )

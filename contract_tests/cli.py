@@ -17,7 +17,7 @@ import dataclasses
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import click
 
@@ -41,6 +41,9 @@ from contract_tests.reporting import (
 )
 from contract_tests.runner import check_selection, reproduce_command, run
 from contract_tests.shrinking import DEFAULT_SHRINK_BUDGET
+from simulator import eras
+from simulator.eras import Era
+from simulator.errors import UnknownEra
 
 __all__ = ["check_command"]
 
@@ -95,6 +98,7 @@ def _properties(report: Report, config: SuiteConfig) -> dict[str, str]:
     properties = {
         "target": config.url,
         "profile": config.profile,
+        "era": config.era.name,
         "seed": str(config.seed),
         "rate_limit": str(config.rate_limit) if config.rate_limit else "off",
         "examples": str(config.examples),
@@ -106,6 +110,25 @@ def _properties(report: Report, config: SuiteConfig) -> dict[str, str]:
 
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+class _EraChoice(click.Choice):  # type: ignore[type-arg]
+    """`--era`: one of `eras.ERA_NAMES`, converted to its `Era`; a wrong name
+    is one line (`UnknownEra`, exit 2 through `main()`), like every usage error."""
+
+    def __init__(self) -> None:
+        super().__init__(eras.ERA_NAMES)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Era:
+        if isinstance(value, Era):
+            return value
+        try:
+            return eras.era(value)
+        except UnknownEra:
+            raise UnknownEra(
+                f"--era {value!r}: use one of {', '.join(eras.ERA_NAMES)} "
+                f"(the current shapes are {eras.CURRENT.name})"
+            ) from None
 
 
 def _shrink_budget(text: str) -> int:
@@ -164,6 +187,15 @@ def _shrink_budget(text: str) -> int:
     show_default=True,
     help="meta: only MUST requirements, any 4xx is a refusal; strict: every requirement, "
     "with the status codes the seed names.",
+)
+@click.option(
+    "--era",
+    type=_EraChoice(),
+    default=eras.CURRENT.name,
+    show_default=True,
+    envvar="FAKEMETA_ERA",
+    help="Whose webhook shapes to send: 2026 has business-scoped user ids, 2025 phone numbers "
+    "only [env: FAKEMETA_ERA].",
 )
 @click.option(
     "--rate-limit",
@@ -229,6 +261,7 @@ def check_command(
     probe_token: str | None,
     access_token: str | None,
     profile: str,
+    era: Era,
     rate_limit_text: str,
     seed: int | None,
     examples: int,
@@ -294,6 +327,7 @@ def check_command(
                 shrink_budget=shrink_budget,
                 replay=replay,
                 access_token=receiver.access_token,
+                era=era,
             )
             terminal = TerminalReporter()
             terminal.start(config)

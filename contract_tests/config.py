@@ -14,6 +14,8 @@ from typing import Any, Literal
 from contract_tests.errors import ContractUsageError
 from contract_tests.probes import Probe
 from contract_tests.shrinking import DEFAULT_SHRINK_BUDGET, ReplayToken
+from simulator import eras
+from simulator.eras import Era
 
 __all__ = ["PROFILES", "Profile", "RateLimit", "SuiteConfig"]
 
@@ -77,8 +79,13 @@ class SuiteConfig:
     shrink_budget: int = DEFAULT_SHRINK_BUDGET
     #: `--replay`: send exactly this generated example (a reproduce command's token).
     replay: str | None = None
+    #: `--era`: whose webhook shapes every check sends (an era name is read as its `Era`).
+    era: Era = eras.CURRENT
 
     def __post_init__(self) -> None:
+        if not isinstance(self.era, Era):
+            # An era's name ("2025") or None; a wrong name raises UnknownEra.
+            object.__setattr__(self, "era", eras.era(self.era))
         if not self.app_secret:
             raise ContractUsageError("no app secret: pass --app-secret or set META_CLIENT_SECRET")
         if not self.verify_token:

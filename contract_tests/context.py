@@ -24,10 +24,11 @@ from contract_tests.errors import Failure, Skipped
 from contract_tests.probes import Probe, Record
 from contract_tests.requirements import Requirement
 from contract_tests.shrinking import ReplayToken, freshen, run_examples
-from simulator import ids
+from simulator import eras, ids
 from simulator.delivery import Delivery
 from simulator.encoding import encode
 from simulator.envelopes import Account, Customer
+from simulator.eras import Era
 from simulator.handshake import HandshakeResult, handshake, handshake_query
 from simulator.targets import Exchange, Target
 from simulator.types import Payload
@@ -41,6 +42,9 @@ T = TypeVar("T")
 #: everyone (a global limit) and its 429s are judged as they are.
 _MOVES_PER_REQUEST = 5
 _MOVES_PER_RUN = 50
+
+#: The era a skipped business-scoped user id check asks for.
+_USER_ID_ERA = next(e.name for e in eras.ERAS.values() if e.business_scoped_ids)
 
 
 class CheckContext:
@@ -72,15 +76,36 @@ class CheckContext:
 
     # --- parties and payloads ------------------------------------------------
 
+    @property
+    def era(self) -> Era:
+        """Whose webhook shapes this run sends (`--era`)."""
+        return self.config.era
+
+    def require_user_ids(self) -> None:
+        """Skip the check in an era without business-scoped user ids."""
+        if not self.era.business_scoped_ids:
+            raise Skipped(
+                f"era {self.era.name} has no business-scoped user ids: "
+                f"run with --era {_USER_ID_ERA}"
+            )
+
     def customer(self, name: str | None = None) -> Customer:
         """A sender no run has used before (fresh even with the same --seed),
-        so the suite can run against a shared receiver that is never reset."""
+        so the suite can run against a shared receiver that is never reset:
+        a number, and in an era with them (2026) a business-scoped user id of
+        the number's country, as every contact then carries."""
         fresh = random.Random(f"{self.run_nonce}/{self.rng.random()}")
-        return Customer(ids.wa_id(fresh), name if name is not None else "Contract Test")
+        number = ids.wa_id(fresh)
+        shown = name if name is not None else "Contract Test"
+        if not self.era.business_scoped_ids:
+            return Customer(number, shown)
+        return Customer(number, shown, user_id=ids.bsuid(ids.country_of(number), fresh))
 
     def user(self, name: str | None = None, *, phone: bool = False) -> Customer:
         """A 2026 business-scoped user no run has used: a user id and a username,
-        and a number only with `phone` (most users with a username hide it)."""
+        and a number only with `phone` (most users with a username hide it).
+        Skips the check in an era without business-scoped user ids."""
+        self.require_user_ids()
         fresh = random.Random(f"{self.run_nonce}/user/{self.rng.random()}")
         country = fresh.choice(("US", "BR", "IN", "SA", "EG", "DE", "MX", "ID"))
         return Customer(

@@ -113,8 +113,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "fakemeta(**options): per-test fakemeta options (app_secret, phone_number_id, "
-        "verify_token, url, path, probe, probe_token, profile, rate_limit, seed, examples, "
-        "shrink_budget); "
+        "verify_token, url, path, probe, probe_token, profile, era, rate_limit, seed, "
+        "examples, shrink_budget); "
         "the closest marker wins",
     )
     config.addinivalue_line("markers", "fakemeta_must: a contract check of a MUST requirement")
@@ -245,6 +245,7 @@ def fakemeta_config(
             examples=resolved.examples,
             access_token=resolved.access_token,
             shrink_budget=resolved.shrink_budget,
+            era=resolved.era,
         )
     except ContractUsageError as error:
         _usage_error(request, str(error))
@@ -286,6 +287,7 @@ def fakemeta_graph(request: pytest.FixtureRequest, fakemeta_target: object) -> I
         verify_token=resolved.verify_token,
         access_token=resolved.access_token,
         phone_number_id=resolved.phone_number_id,
+        era=resolved.era,
     )
     try:
         graph.start()
@@ -301,7 +303,8 @@ def fakemeta_graph(request: pytest.FixtureRequest, fakemeta_target: object) -> I
 def fakemeta_deliveries(
     request: pytest.FixtureRequest, fakemeta_target: object
 ) -> Iterator[Deliveries]:
-    """Deliveries signed with this test's app secret, for its phone number id.
+    """Deliveries signed with this test's app secret, for its phone number id,
+    in the webhook shapes of its era (`--fakemeta-era`).
 
     `fakemeta_deliveries.text("hi")`, `.build("image")`, `.of(payload)` return
     a `simulator.delivery.Delivery`; its negatives are `.unsigned()`,
@@ -323,7 +326,12 @@ def fakemeta_deliveries(
         SuiteConfig.display_phone_number,
     )
     deliveries = Deliveries(
-        resolved.app_secret, account, target=resolved.target, path=resolved.path, rng=rng
+        resolved.app_secret,
+        account,
+        target=resolved.target,
+        path=resolved.path,
+        rng=rng,
+        era=resolved.era,
     )
     yield deliveries
     deliveries.close()

@@ -7,6 +7,7 @@ checks run last: their traffic exhausts a client address's window.
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,8 @@ from contract_tests.registry import CHECKS, Check
 from contract_tests.report import CheckResult, Report, exchange_summary
 from contract_tests.requirements import REQUIREMENTS
 from contract_tests.shrinking import DEFAULT_SHRINK_BUDGET, ReplayToken
+from simulator import eras
+from simulator.eras import Era
 from simulator.errors import TransportError
 from simulator.handshake import handshake
 from simulator.targets import Target, target_for
@@ -28,6 +31,7 @@ from simulator.targets import Target, target_for
 __all__ = [
     "address_notes",
     "check_selection",
+    "era_note",
     "not_applicable",
     "open_target",
     "reproduce_command",
@@ -124,6 +128,8 @@ def reproduce_command(
         parts += ["--rate-limit", str(config.rate_limit) if config.rate_limit else "off"]
     if config.examples != 10:
         parts += ["--examples", str(config.examples)]
+    if config.era != eras.CURRENT:
+        parts += ["--era", config.era.name]
     if replay is not None and check is not None:
         parts += ["--seed", str(config.seed), "-k", check, "--replay", replay]
         return shlex.join(parts)
@@ -209,18 +215,29 @@ def address_notes(addresses: AddressPlan) -> list[str]:
     return notes + addresses.events
 
 
+def era_note(era: Era) -> str:
+    """What the report says about the webhook shapes a run sent."""
+    ids = "business-scoped user ids" if era.business_scoped_ids else "phone numbers only"
+    return f"era {era.name}: webhook shapes of Graph API {era.graph_version}, {ids}"
+
+
 def run(
     config: SuiteConfig,
     *,
     on_result: Callable[[CheckResult], None] | None = None,
     target: Target | None = None,
+    era: Era | str | None = None,
 ) -> Report:
     """Run the selected checks against the receiver; raises `TransportError`
     when the receiver cannot be reached at all (before any check).
 
     `target` replaces the one made from `config.target` (a recording or
-    instrumented target); the caller closes it.
+    instrumented target); the caller closes it. `era` ("2025", "2026" or an
+    `Era`), when given, replaces `config.era`: whose webhook shapes every
+    check sends.
     """
+    if era is not None:
+        config = dataclasses.replace(config, era=eras.era(era))  # UnknownEra for a wrong name
     checks = selected_checks(config)
     report = Report(config.url, config.profile, config.seed)
     addresses = AddressPlan(config)
@@ -239,6 +256,7 @@ def run(
     finally:
         addresses.close()
     report.duration = time.monotonic() - started
+    report.notes.append(era_note(config.era))
     report.notes.extend(address_notes(addresses))
     if not addresses.spread and config.rate_limit is not None:
         report.notes.append(

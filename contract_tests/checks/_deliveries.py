@@ -9,18 +9,22 @@ the probe about exactly one delivery.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import TypeVar
 
+from hypothesis import strategies as st
+
 from contract_tests.checks._store import settled
 from contract_tests.context import CheckContext
-from simulator import messages
+from simulator import ids, messages
 from simulator.delivery import Delivery
 from simulator.envelopes import Customer, message_payload
+from simulator.strategies import wa_ids
 from simulator.targets import Exchange
 from simulator.types import Payload
 
-__all__ = ["Refused", "Sent", "expect_nothing_stored", "fresh_text"]
+__all__ = ["Refused", "Sent", "drawn_senders", "expect_nothing_stored", "fresh_text"]
 
 T = TypeVar("T")
 
@@ -47,6 +51,23 @@ def fresh_text(ctx: CheckContext, body: str = PLAIN_TEXT, *, name: str | None = 
     message = messages.text(customer, body)
     payload = message_payload(ctx.account, message, customer)
     return Sent(ctx.signed(payload), payload, customer, message["id"])
+
+
+def drawn_senders(ctx: CheckContext, names: st.SearchStrategy[str]) -> st.SearchStrategy[Customer]:
+    """Senders drawn by Hypothesis in the run's era: a number and a name, and
+    in the 2026 era a business-scoped user id of the number's country.
+
+    Drawn, not fresh: an example must be a function of its draw to shrink and
+    replay; `ctx.examples` gives every attempt fresh numbers and user ids.
+    """
+    if not ctx.era.business_scoped_ids:
+        return st.builds(Customer, wa_ids(), names)
+
+    def scoped(number: str, name: str, seed: int) -> Customer:
+        user_id = ids.bsuid(ids.country_of(number), random.Random(seed))
+        return Customer(number, name, user_id=user_id)
+
+    return st.builds(scoped, wa_ids(), names, st.integers(0, 2**32 - 1))
 
 
 @dataclass(frozen=True)

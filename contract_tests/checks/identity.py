@@ -8,6 +8,10 @@ client. Users also change: a `user_changed_number` system message moves a
 client to a new number, `user_changed_user_id` gives it a new user id; a
 receiver that ignores them makes a second client when the user writes again.
 The store is seen through the probe's `clients?user_id=` and `clients?phone=`.
+
+Business-scoped user ids exist only in the 2026 era: under `--era 2025`
+CLIENT-9 and CLIENT-10's user id check are skipped, and a number change is
+checked number-only, as Meta sent it then.
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ from contract_tests.checks._store import (
     texted,
 )
 from contract_tests.context import CheckContext
+from contract_tests.errors import Skipped
 from contract_tests.registry import check
 from simulator import messages as m
 from simulator.envelopes import Customer, message_payload
+from simulator.types import Message
 
 
 def _same_client(
@@ -49,6 +55,7 @@ def _same_client(
 @check("CLIENT-9")
 def phoneless_users_get_one_client_each(ctx: CheckContext) -> None:
     """Users known only by business-scoped user id are logged and get one client each."""
+    ctx.require_user_ids()
     ann = ctx.user("Ann Username")
     ctx.clients_by_user_id(ann.user_id or "")  # skips here when the probe cannot look up users
     message, exchange = texted(ctx, ann, "Hello from a user without a number", "a phone-less text")
@@ -89,7 +96,7 @@ def phoneless_users_get_one_client_each(ctx: CheckContext) -> None:
 
     # A client known by number (before 2026), then with both ids, then by user
     # id alone (the user hid the number): always the same one client.
-    fay = ctx.customer("Fay Transition")
+    fay = replace(ctx.customer("Fay Transition"), user_id=None)
     scoped = replace(fay, user_id=ctx.user().user_id)
     hidden = replace(scoped, wa_id=None)
     steps = (
@@ -129,28 +136,69 @@ def phoneless_users_get_one_client_each(ctx: CheckContext) -> None:
         )
 
 
+def _looks_up_users(ctx: CheckContext, user_id: str) -> bool:
+    """Whether the probe can list clients by business-scoped user id."""
+    try:
+        ctx.clients_by_user_id(user_id)
+    except Skipped:
+        return False
+    return True
+
+
+def _renumbered(user: Customer, system_message: Message) -> Customer:
+    """Who `user` is after this `user_changed_number`: the new number, and
+    (2026) the new business-scoped ids Meta drew with it, as the system
+    message carries them."""
+    system: dict[str, str] = system_message["system"]  # type: ignore[typeddict-item]
+    return replace(
+        user,
+        wa_id=system["wa_id"],
+        user_id=system.get("user_id", user.user_id),
+        parent_user_id=system.get("parent_user_id", user.parent_user_id),
+    )
+
+
 @check("CLIENT-10")
-def identity_changes_move_the_client(ctx: CheckContext) -> None:
-    """A changed number moves the client to it; a changed user id re-keys it: no second client."""
-    # A new number: the client moves, keeping its name; no second client.
+def number_change_moves_the_client(ctx: CheckContext) -> None:
+    """A changed number moves the client to it (and to its new user id, 2026): no second client."""
     old = ctx.customer("Hana Moves")
     old_number = old.wa_id or ""
     _, exchange = texted(ctx, old, "before I change my number", "a text from the old number")
     expect_one_client(ctx, old, "a text from the old number", exchange=exchange)
-    new_number = ctx.customer().wa_id or ""
-    system = m.system_user_changed_number(old, new_number, rng=ctx.rng)
+    # From 2026 the system message carries the new business-scoped id too
+    # (Meta regenerates it with the number): a fresh one, like the number.
+    new = ctx.customer()
+    system = m.system_user_changed_number(
+        old, new.wa_id or "", new_user_id=new.user_id, rng=ctx.rng
+    )
+    moved = _renumbered(old, system)
+    new_number = moved.wa_id or ""
     what = "a user_changed_number system message"
     exchange = deliver(ctx, message_payload(ctx.account, system, None), what)
     expect_logged_once(ctx, system, what, exchange=exchange)
-    moved = replace(old, wa_id=new_number)
     settled(lambda: ctx.clients(new_number))
     expect_one_client(ctx, moved, f"after {what}, by the new number", exchange=exchange)
     expect_no_client(ctx, old_number, f"after {what} moved {old_number}", exchange=exchange)
+    # The new user id is judged where the probe can look clients up by one.
+    by_user_id = moved.user_id is not None and _looks_up_users(ctx, moved.user_id)
+    if by_user_id and moved.user_id != old.user_id:
+        what = f"after {what} with a new user_id"
+        expect_one_user_client(ctx, moved, f"{what}, by the new user id", exchange=exchange)
+        expect_no_user_client(ctx, old.user_id or "", f"{what} replaced it", exchange=exchange)
+    # The user writes again as who they are now: the new number (and user id).
     message, exchange = texted(ctx, moved, "hello from my new number", "a text from the new number")
     expect_logged_once(ctx, message, "a text from the new number", exchange=exchange)
     expect_one_client(ctx, moved, "after a text from the new number", exchange=exchange)
+    if by_user_id:
+        what = "after a text from the new number"
+        expect_one_user_client(ctx, moved, what, exchange=exchange)
+        _same_client(ctx, moved, what)
 
-    # A new user id, for a user with a number and for one without.
+
+@check("CLIENT-10")
+def user_id_change_rekeys_the_client(ctx: CheckContext) -> None:
+    """A changed business-scoped user id re-keys the client, with or without a number."""
+    ctx.require_user_ids()
     for user, where in (
         (ctx.user("Ivo Rekeyed", phone=True), "with a number"),
         (ctx.user("Jun Rekeyed"), "without a number"),

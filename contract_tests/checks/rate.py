@@ -51,8 +51,9 @@ def _request(
     otherwise wait rather than go over the limit it is here to test.
     """
     recipient = ctx.customer("Rate Limit")
-    status = delivered(ids.wamid(recipient.wa_id or "", inbound=False, rng=ctx.rng), recipient)
-    delivery = ctx.signed(statuses_payload(ctx.account, status))
+    outbound = ids.wamid(recipient.wa_id or "", inbound=False, rng=ctx.rng)
+    status = delivered(outbound, recipient, era=ctx.era)
+    delivery = ctx.signed(statuses_payload(ctx.account, status, [recipient]))
     for name, value in headers:
         delivery = delivery.with_header(name, value)
     return ctx.post(delivery, source_ip=source_ip, paced=False)

@@ -17,14 +17,14 @@ from hypothesis import strategies as st
 
 from contract_tests.checks._deliveries import (
     Refused,
+    drawn_senders,
     expect_nothing_stored,
     fresh_text,
 )
 from contract_tests.context import CheckContext
 from contract_tests.registry import check
 from simulator.encoding import encode
-from simulator.envelopes import Customer
-from simulator.strategies import message_payloads, status_payloads, wa_ids
+from simulator.strategies import message_payloads, status_payloads
 from simulator.types import Payload
 
 __all__: list[str] = []
@@ -244,10 +244,12 @@ def mutated_envelopes_are_never_a_server_error(ctx: CheckContext) -> None:
     """Generated Meta deliveries with keys dropped or values of the wrong type never get a 5xx."""
     # Drawn senders: `ctx.examples` freshens every attempt's ids and numbers,
     # and an example must be a function of its draw to shrink and replay.
-    senders = st.builds(Customer, wa_ids(), st.just("Contract Test"))
+    senders = drawn_senders(ctx, st.just("Contract Test"))
     valid = st.one_of(
-        message_payloads(account=ctx.account, senders=senders, max_entries=2, max_messages=3),
-        status_payloads(account=ctx.account, max_statuses=2),
+        message_payloads(
+            account=ctx.account, senders=senders, max_entries=2, max_messages=3, era=ctx.era
+        ),
+        status_payloads(account=ctx.account, max_statuses=2, era=ctx.era),
     )
 
     def deliver(mutant: tuple[str, Any]) -> None:

@@ -23,6 +23,7 @@ import json
 import random
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import strategies as st
@@ -30,6 +31,7 @@ from hypothesis import strategies as st
 from contract_tests.checks._deliveries import (
     Refused,
     Sent,
+    drawn_senders,
     expect_nothing_stored,
     fresh_text,
 )
@@ -41,7 +43,7 @@ from simulator.delivery import Delivery
 from simulator.encoding import encode
 from simulator.envelopes import Account, Customer, batch, message_payload, status_payload
 from simulator.signing import LEGACY_SIGNATURE_HEADER, SIGNATURE_HEADER
-from simulator.strategies import hostile_texts, message_payloads, person_names, wa_ids
+from simulator.strategies import hostile_texts, message_payloads, person_names
 from simulator.targets import Exchange
 from simulator.types import Payload
 
@@ -80,7 +82,7 @@ def signed_deliveries_are_acknowledged(ctx: CheckContext) -> None:
         ),
         (
             "a signed `sent` status",
-            status_payload(ctx.account, statuses.sent(None, ben)),
+            status_payload(ctx.account, statuses.sent(None, ben, era=ctx.era), ben),
         ),
         (
             "a signed batch (three entries, two senders, messages and a status)",
@@ -92,7 +94,7 @@ def signed_deliveries_are_acknowledged(ctx: CheckContext) -> None:
                         [messages.text(dan, "one"), messages.text(dan, "two")],
                         dan,
                     ),
-                    status_payload(ctx.account, statuses.delivered(None, cat)),
+                    status_payload(ctx.account, statuses.delivered(None, cat, era=ctx.era), cat),
                 ]
             ),
         ),
@@ -364,8 +366,10 @@ def raw_bytes_are_verified(ctx: CheckContext) -> None:
         _expect_verified(ctx, ctx.post(ctx.signed(body)), what)
 
 
-#: Whose generated texts SIG-6 sends; `freshen` gives every attempt its own number.
+#: Whose generated texts SIG-6 sends; `freshen` gives every attempt its own
+#: number (and, in the 2026 era, user id).
 _TEXT_SENDER = Customer("15550100001", "Contract Test")
+_SCOPED_TEXT_SENDER = replace(_TEXT_SENDER, user_id="US.13491208655302741918")
 
 _GENERATED_TYPES = (
     "text", "image", "video", "document", "location", "contacts", "interactive", "button",
@@ -381,7 +385,7 @@ def generated_bodies_are_verified(ctx: CheckContext) -> None:
     # shrinking and --replay need. `ctx.examples` sends each attempt with
     # fresh ids of the same shape.
     names = st.one_of(person_names(), hostile_texts(max_size=40))
-    senders = st.builds(Customer, wa_ids(), names)
+    senders = drawn_senders(ctx, names)
     forms = st.sampled_from(ENCODINGS)
 
     def deliver(drawn: tuple[Payload, tuple[str, Callable[[Any], bytes]]]) -> None:
@@ -390,15 +394,16 @@ def generated_bodies_are_verified(ctx: CheckContext) -> None:
 
     payloads = message_payloads(
         account=ctx.account, senders=senders, types=_GENERATED_TYPES, max_entries=2,
-        max_messages=3,
+        max_messages=3, era=ctx.era,
     )  # fmt: skip
     ctx.examples(st.tuples(payloads, forms), deliver)
+    sender = _SCOPED_TEXT_SENDER if ctx.era.business_scoped_ids else _TEXT_SENDER
 
     def deliver_text(drawn: tuple[str, tuple[str, Callable[[Any], bytes]]]) -> None:
         # Built here, not in the strategy: the timestamp is the time of sending.
         text, form = drawn
-        message = messages.text(_TEXT_SENDER, text, rng=random.Random(text))
-        deliver((freshen(message_payload(ctx.account, message, _TEXT_SENDER)), form))
+        message = messages.text(sender, text, rng=random.Random(text))
+        deliver((freshen(message_payload(ctx.account, message, sender)), form))
 
     ctx.examples(st.tuples(hostile_texts(max_size=600), forms), deliver_text)
 

@@ -279,15 +279,14 @@ def whole_batch_is_processed(ctx: CheckContext) -> None:
     fourth = [m.text(f, "in the third entry", rng=ctx.rng)]
     # A status for someone outside the batch, in a change between message changes.
     recipient = ctx.customer("Status Recipient")
-    status = delivered(outbound_id(ctx, recipient), recipient, rng=ctx.rng)
+    status = delivered(outbound_id(ctx, recipient), recipient, era=ctx.era, rng=ctx.rng)
+    statuses = change(statuses_value(ctx.account, [status], [recipient]))
     waba = ctx.account.waba_id
     whole = payload(
         [
             entry(waba, [_change(ctx, first, [a, b]), _change(ctx, second, [c])]),
             # Contacts in another order than the messages.
-            entry(
-                waba, [change(statuses_value(ctx.account, [status])), _change(ctx, third, [e, d])]
-            ),
+            entry(waba, [statuses, _change(ctx, third, [e, d])]),
             entry(waba, [_change(ctx, fourth, [f])]),
         ]
     )

@@ -8,8 +8,6 @@ sent. Traffic and probe judgement come from `_store`, as for CLIENT-1 to 5.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from contract_tests.checks._store import (
     CLIENTLESS,
     barrier,
@@ -33,7 +31,7 @@ from simulator.examples import (
     message_examples,
     status_example_payloads,
 )
-from simulator.fields import user_id_update, user_preferences
+from simulator.fields import user_preferences
 from simulator.statuses import delivered, failed, read, sent, statuses_payload
 from simulator.strategies import hostile_texts
 from simulator.targets import Exchange
@@ -93,32 +91,35 @@ def every_message_type_is_logged(ctx: CheckContext) -> None:
 @check("CLIENT-7")
 def statuses_errors_and_fields_create_no_client(ctx: CheckContext) -> None:
     """Statuses, errors and other fields are acknowledged and make no client of anyone they name."""
-    acct, at = ctx.account, ids.timestamp()
-    # With a business-scoped id too, so that (as in 2026) a contacts array names them.
-    recipient = replace(ctx.customer("Status Recipient"), user_id=ids.bsuid(rng=ctx.rng))
+    acct, at, era = ctx.account, ids.timestamp(), ctx.era
+    # In the 2026 era recipients have business-scoped ids, and the statuses
+    # come with a contacts array that names them, as Meta sends them.
+    recipient = ctx.customer("Status Recipient")
     named: list[tuple[str, Exchange]] = []
-    for name, status_delivery in status_example_payloads(acct, recipient, ctx.rng, at).items():
+    examples = status_example_payloads(acct, recipient, ctx.rng, at, era=era)
+    for name, status_delivery in examples.items():
         what = f"a {name!r} status for a message the receiver never sent"
         named.append((recipient.wa_id or "", deliver(ctx, status_delivery, what)))
     other = ctx.customer("Another Recipient")
     outbound = outbound_id(ctx, other)
     progress = [
-        sent(outbound, other, rng=ctx.rng),
-        read(outbound, other),
-        delivered(outbound, other, rng=ctx.rng),
+        sent(outbound, other, era=era, rng=ctx.rng),
+        read(outbound, other, era=era),
+        delivered(outbound, other, era=era, rng=ctx.rng),
         failed(outbound_id(ctx, other), other),
     ]
     what = "four statuses, out of order, in one change"
-    named.append((other.wa_id or "", deliver(ctx, statuses_payload(acct, progress), what)))
+    exchange = deliver(ctx, statuses_payload(acct, progress, [other]), what)
+    named.append((other.wa_id or "", exchange))
 
     # Statuses about a known client, one of them naming its inbound message's id.
     known = ctx.customer("Known Client")
     first, exchange = texted(ctx, known, "hello", "a text")
     expect_one_client(ctx, known, "a text", exchange=exchange)
     about_known = [
-        sent(outbound_id(ctx, known), known, rng=ctx.rng),
-        delivered(first["id"], known, rng=ctx.rng),
-        read(first["id"], known),
+        sent(outbound_id(ctx, known), known, era=era, rng=ctx.rng),
+        delivered(first["id"], known, era=era, rng=ctx.rng),
+        read(first["id"], known, era=era),
     ]
     known_exchange = deliver(
         ctx, statuses_payload(acct, about_known, [known]), "statuses about a known client"
@@ -127,18 +128,17 @@ def statuses_errors_and_fields_create_no_client(ctx: CheckContext) -> None:
     for name, problem in error_examples(acct).items():
         deliver(ctx, payload([entry(acct.waba_id, [change(problem)])]), f"a {name!r} errors value")
     time_now = int(at)
-    for name, (field, value) in field_examples(acct, ctx.rng, time_now).items():
+    for name, (field, value) in field_examples(acct, ctx.rng, time_now, era=era).items():
         what = f"a {field!r} field delivery ({name})"
         deliver(ctx, field_payload(acct.waba_id, field, value, time=time_now), what)
-    # Fields that name a user in a contacts array, as messages do.
-    user = replace(ctx.customer("Preferring User"), user_id=ids.bsuid(rng=ctx.rng))
-    for field, value in (
-        ("user_preferences", user_preferences(acct, user, "stop", timestamp=time_now)),
-        ("user_id_update", user_id_update(acct, user, ids.bsuid(rng=ctx.rng), timestamp=at)),
-    ):
-        what = f"a {field!r} field delivery naming a user"
-        exchange = deliver(ctx, field_payload(acct.waba_id, field, value, time=time_now), what)
-        named.append((user.wa_id or "", exchange))
+    # A field that names a user in a contacts array, as messages do.
+    user = ctx.customer("Preferring User")
+    value = user_preferences(acct, user, "stop", timestamp=time_now)
+    what = "a 'user_preferences' field delivery naming a user"
+    exchange = deliver(
+        ctx, field_payload(acct.waba_id, "user_preferences", value, time=time_now), what
+    )
+    named.append((user.wa_id or "", exchange))
 
     barrier(ctx)
     for phone, exchange in named:

@@ -50,8 +50,9 @@ def updates_batch(ctx: CheckContext, updates: int) -> Payload:
         sender = senders[i // _MESSAGES_PER_SENDER]
         text = f"message {i + 1} of a batch of {updates} / \u0631\u0633\u0627\u0644\u0629 {i + 1}"
         sent.append((sender, messages.text(sender, text)))
-    reports: list[Status] = [
-        statuses.delivered(None, senders[i % len(senders)]) for i in range(n_statuses)
+    reports: list[tuple[Customer, Status]] = [
+        (recipient, statuses.delivered(None, recipient, era=ctx.era))
+        for recipient in (senders[i % len(senders)] for i in range(n_statuses))
     ]
     changes: list[Change] = []
     for start in range(0, len(sent), _PER_CHANGE):
@@ -59,7 +60,10 @@ def updates_batch(ctx: CheckContext, updates: int) -> Payload:
         contacts = [s.contact for s in dict.fromkeys(s for s, _ in chunk)]
         changes.append(change(messages_value(account, [m for _, m in chunk], contacts)))
     for start in range(0, len(reports), _PER_CHANGE):
-        changes.append(change(statuses_value(account, reports[start : start + _PER_CHANGE])))
+        chunk_reports = reports[start : start + _PER_CHANGE]
+        recipients = [r for r, _ in chunk_reports]
+        value = statuses_value(account, [s for _, s in chunk_reports], recipients)
+        changes.append(change(value))
     return payload(
         entry(account.waba_id, changes[start : start + _CHANGES_PER_ENTRY])
         for start in range(0, len(changes), _CHANGES_PER_ENTRY)
@@ -75,7 +79,10 @@ def deliveries_are_acknowledged_in_time(ctx: CheckContext) -> None:
             "a single text message",
             message_payload(ctx.account, messages.text(customer, "how fast?"), customer),
         ),
-        ("a single status", status_payload(ctx.account, statuses.sent(None, customer))),
+        (
+            "a single status",
+            status_payload(ctx.account, statuses.sent(None, customer, era=ctx.era), customer),
+        ),
         ("a batch of 100 updates", updates_batch(ctx, 100)),
         (f"a batch of {MAX_UPDATES} updates (Meta's largest)", updates_batch(ctx, MAX_UPDATES)),
     ]

@@ -101,7 +101,8 @@ class TerminalReporter:
         self._write(("checking ", ""), (one_line(config.url, 300), "bold"))
         self._write(
             (
-                f"profile {config.profile}, seed {config.seed}, rate limit {limit}, "
+                f"profile {config.profile}, era {config.era}, seed {config.seed}, "
+                f"rate limit {limit}, "
                 f"{config.examples} examples per property"
                 + (f", selected: {' '.join(config.select)}" if config.select else ""),
                 "dim",

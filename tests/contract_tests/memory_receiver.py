@@ -50,6 +50,7 @@ FAULTS = frozenset(
         "crash_without_from",  # CLIENT-9: message["from"]: 500 for a user with no number
         "user_id_not_attached",  # CLIENT-9: a client found by number never gets the user id
         "ignores_number_change",  # CLIENT-10: user_changed_number only logged
+        "keeps_user_id_on_number_change",  # CLIENT-10 (2026): moves the number, not the user id
         "ignores_user_id_change",  # CLIENT-10: user_changed_user_id only logged
         "keys_on_forwarded_for",  # RATE-4: the limit keys on X-Forwarded-For when sent
         "never_limits",  # RATE-1
@@ -278,6 +279,9 @@ class MemoryReceiver:
                 return
             if kind == "user_changed_number" and "ignores_number_change" not in self.faults:
                 found[0]["phone"] = system.get("wa_id")
+                # 2026: Meta regenerates the business-scoped id with the number.
+                if "keeps_user_id_on_number_change" not in self.faults:
+                    found[0]["user_id"] = system.get("user_id") or found[0]["user_id"]
             if kind == "user_changed_user_id" and "ignores_user_id_change" not in self.faults:
                 found[0]["user_id"] = system.get("user_id")
 

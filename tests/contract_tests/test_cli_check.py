@@ -38,6 +38,7 @@ ENV_NAMES = (
     "FAKEMETA_PHONE_NUMBER_ID",
     "FAKEMETA_PROBE_URL",
     "FAKEMETA_PROBE_TOKEN",
+    "FAKEMETA_ERA",
 )
 ANSI = re.compile(r"\x1b\[")
 # The handshake requirements, by full ID: `-k VERIFY` would also select any
@@ -121,7 +122,7 @@ def test_help_names_every_contract_option(capsys: pytest.CaptureFixture[str]) ->
         "--verify-token TEXT", "--app-secret TEXT", "--phone-number-id TEXT", "--probe URL",
         "--probe-token TEXT", "--profile [strict|meta]", "--rate-limit N/SECONDS|off",
         "--seed INT", "--report-json FILE", "--junitxml FILE", "--report-html FILE",
-        "--examples N", "-k ID", "--timeout SECONDS",
+        "--examples N", "-k ID", "--timeout SECONDS", "--era [2025|2026]",
     ):  # fmt: skip
         assert option in out
     words = " ".join(out.split())

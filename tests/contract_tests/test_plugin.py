@@ -99,6 +99,7 @@ def _no_fakemeta_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "FAKEMETA_PHONE_NUMBER_ID",
         "FAKEMETA_PROBE_URL",
         "FAKEMETA_PROBE_TOKEN",
+        "FAKEMETA_ERA",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -118,12 +119,19 @@ def test_options_show_in_help(pytester: pytest.Pytester) -> None:
         "--fakemeta-probe=URL",
         "--fakemeta-probe-token=TEXT",
         "--fakemeta-profile=strict|meta",
+        "--fakemeta-era=2025|2026",
         "--fakemeta-rate-limit=N/SECONDS|off",
         "--fakemeta-seed=INT",
         "--fakemeta-examples=N",
     ):
         assert option in result.stdout.str(), option
-    result.stdout.fnmatch_lines(["*fakemeta_contract (bool):*", "*fakemeta_profile (string):*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*fakemeta_contract (bool):*",
+            "*fakemeta_profile (string):*",
+            "*fakemeta_era (string):*",
+        ]
+    )
 
 
 def test_a_bad_option_is_a_one_line_usage_error(pytester: pytest.Pytester) -> None:
@@ -134,6 +142,67 @@ def test_a_bad_option_is_a_one_line_usage_error(pytester: pytest.Pytester) -> No
             "ERROR: fakemeta: --fakemeta-rate-limit *'lots': "
             "expected N/SECONDS such as 100/60, or off"
         ]
+    )
+    assert "Traceback" not in result.stderr.str()
+
+
+ERA_TESTS = """
+import json
+
+import pytest
+
+from simulator import eras
+
+
+def _value(delivery):
+    return json.loads(delivery.body)["entry"][0]["changes"][0]["value"]
+
+
+def test_era(fakemeta_config, fakemeta_deliveries, request):
+    era = eras.era(request.config.getoption("expected_era"))
+    assert fakemeta_config.era is era
+    assert fakemeta_deliveries.era is era
+    (contact,) = _value(fakemeta_deliveries.text("hi"))["contacts"]
+    assert ("user_id" in contact) is era.business_scoped_ids
+    statuses = _value(fakemeta_deliveries.build("statuses/sent"))
+    assert ("conversation" in statuses["statuses"][0]) is era.conversation_on_statuses
+
+
+@pytest.mark.fakemeta(era="2025")
+def test_marker(fakemeta_config, fakemeta_deliveries):
+    assert fakemeta_config.era is eras.ERAS["2025"]
+    assert "user_id" not in fakemeta_deliveries.text().body.decode()
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "ini", "expected"),
+    [
+        ((), "", "2026"),
+        (("--fakemeta-era", "2025"), "", "2025"),
+        ((), "fakemeta_era = 2025", "2025"),
+        (("--fakemeta-era=2026",), "fakemeta_era = 2025", "2026"),
+    ],
+)
+def test_the_era_option_reaches_the_config_and_the_deliveries(
+    pytester: pytest.Pytester, args: tuple[str, ...], ini: str, expected: str
+) -> None:
+    host(pytester, tests=ERA_TESTS)
+    pytester.makeconftest(
+        f"FAULTS = ()\n{CONFTEST}\n\n"
+        "def pytest_addoption(parser):\n"
+        f"    parser.addoption('--expected-era', default={expected!r})\n"
+    )
+    pytester.makeini(f"[pytest]\n{ini}\n")
+    result = run(pytester, *args)
+    result.assert_outcomes(passed=2)
+
+
+def test_an_unknown_era_is_a_one_line_usage_error(pytester: pytest.Pytester) -> None:
+    result = run(pytester, "--fakemeta-era", "1999")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: fakemeta: --fakemeta-era *'1999': expected one of 2025, 2026"]
     )
     assert "Traceback" not in result.stderr.str()
 
