@@ -3,8 +3,9 @@
 pywa reads one update per POST: `entry[0].changes[0]` and, for messages,
 `messages[0]` with `contacts[0]` (pywa/types/base_update.py RawUpdate,
 pywa/types/message.py). Meta usually sends one message per POST; a batch is
-split here into one-message updates that keep Meta's shape (the sender's own
-contact, the change's metadata), so each message is judged on its own.
+split here into one-message (one-status) updates that keep Meta's shape (the
+sender's or recipient's own contact, the change's metadata), so each message
+is judged on its own.
 """
 
 from __future__ import annotations
@@ -41,6 +42,20 @@ def _contact_of(contacts: list[dict[str, Any]], sender: dict[str, Any]) -> list[
     return contacts[:1]
 
 
+def _recipient_contacts(
+    contacts: list[dict[str, Any]], status: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The contact of the status's recipient (its participant, for a group)."""
+    user_id = status.get("recipient_participant_user_id") or status.get("recipient_user_id")
+    number = status.get("recipient_participant_id") or status.get("recipient_id")
+    return [
+        c
+        for c in contacts
+        if (user_id is not None and c.get("user_id") == user_id)
+        or (number is not None and c.get("wa_id") == number)
+    ][:1]
+
+
 def single_updates(payload: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """One pywa-sized update per message, per status, and per other change."""
     for entry in payload["entry"]:
@@ -56,7 +71,10 @@ def single_updates(payload: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any
                     items.append((f"message:{message['type']}", one))
             elif "statuses" in value:
                 for status in value["statuses"]:
-                    one = {k: v for k, v in value.items() if k != "statuses"}
+                    one = {k: v for k, v in value.items() if k not in ("statuses", "contacts")}
+                    mine = _recipient_contacts(value.get("contacts", []), status)
+                    if mine:
+                        one["contacts"] = mine
                     one["statuses"] = [status]
                     items.append((f"status:{status['status']}", one))
             elif "errors" in value:
