@@ -11,10 +11,11 @@ sender by number (`from`), by business-scoped user id (`from_user_id`), or
 both. The client is the one holding either; an identifier it lacks is added;
 a message whose number and user id name two clients merges them into the
 older one (unless each has its own, different value of the other: then the
-user id's client is used). System messages move a client to a new number
-(`user_changed_number`) or user id (`user_changed_user_id`); without a
-client nothing is created. Only the delivery that logs a message touches
-clients, so a redelivered old message cannot bring back an old number.
+user id's client is used). System messages move a client to a new number and, from
+2026, the new user id that comes with it (`user_changed_number`), or to a
+new user id (`user_changed_user_id`); without a client nothing is created.
+Only the delivery that logs a message touches clients, so a redelivered old
+message cannot bring back an old number.
 """
 
 from __future__ import annotations
@@ -169,18 +170,22 @@ def _find_client(
 def _change_identity(
     account: IntegrationAccount, message: dict[str, Any], phone: str | None, user_id: str | None
 ) -> None:
-    """`user_changed_number` / `user_changed_user_id`: the user's client takes the new one."""
+    """`user_changed_number` / `user_changed_user_id`: the user's client takes the new
+    identifiers. Since 2026 a number change carries the new user id too (Meta
+    regenerates it with the number): both move at once."""
     system = _dict(message.get("system"))
     kind = system.get("type")
+    new_user = _sender({"from_user_id": system.get("user_id")})[1]
     if kind == "user_changed_number":
-        field, other, new = "phone", "user_id", _sender({"from": system.get("wa_id")})[0]
+        new = {"phone": _sender({"from": system.get("wa_id")})[0], "user_id": new_user}
         lookups = [("phone", phone), ("user_id", user_id)]
     elif kind == "user_changed_user_id":
-        field, other, new = "user_id", "phone", _sender({"from_user_id": system.get("user_id")})[1]
+        new = {"user_id": new_user}
         lookups = [("user_id", user_id), ("phone", phone)]
     else:
         return
-    if new is None:
+    new = {field: value for field, value in new.items() if value is not None}
+    if (kind == "user_changed_number" and "phone" not in new) or not new:
         return
     clients = Client.objects.filter(account=account, source=SOURCE)
     client = next(
@@ -191,28 +196,36 @@ def _change_identity(
     if client is None:
         logger.info("WhatsApp %s for a user without a client: nothing created", kind)
         return
-    if getattr(client, field) == new:
+    if all(getattr(client, field) == value for field, value in new.items()):
         return  # told twice
-    holder = clients.filter(**{field: new}).exclude(pk=client.pk).first()
-    if holder is None:
-        setattr(client, field, new)
-        client.save(update_fields=[field])
-        return
-    # Another client holds the new identifier already: a message from it came first
-    # (Meta keeps no order), or, for a number, its previous owner. Where both have the
-    # other identifier and it differs they are two users: leave them, say so. Otherwise
-    # merge them (the unique constraints allow nothing else).
-    if _contradict(getattr(client, other), getattr(holder, other)):
-        logger.warning(
-            "WhatsApp %s: client %s already holds the new identifier and belongs to "
-            "another user; nothing changed",
-            kind,
-            holder.pk,
-        )
-        return
-    setattr(client, field, None)
-    client.save(update_fields=[field])
-    _merge(client, holder)
+    # Another client may hold a new identifier already: a message from it came first
+    # (Meta keeps no order), or, for a number, its previous owner. One whose other
+    # identifiers differ from who the user is now is another user: leave them, say so.
+    # Otherwise merge them (the unique constraints allow nothing else).
+    target = {"phone": client.phone, "user_id": client.user_id, **new}
+    holders = [
+        holder
+        for field, value in new.items()
+        for holder in clients.filter(**{field: value}).exclude(pk=client.pk)[:1]
+    ]
+    for holder in holders:
+        if _contradict(target["phone"], holder.phone) or _contradict(
+            target["user_id"], holder.user_id
+        ):
+            logger.warning(
+                "WhatsApp %s: client %s already holds a new identifier and belongs to "
+                "another user; nothing changed",
+                kind,
+                holder.pk,
+            )
+            return
+    held = {field for field, value in new.items() for h in holders if getattr(h, field) == value}
+    for field, value in target.items():
+        setattr(client, field, None if field in held else value)
+    client.save(update_fields=["phone", "user_id"])
+    for holder in {h.pk: h for h in holders}.values():
+        merged = _merge(client, holder)
+        client = merged if merged is not None else client
 
 
 def _retried(step: Any, *args: Any, **kwargs: Any) -> Any:

@@ -8,6 +8,7 @@ session, so every test uses identifiers of its own.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -47,8 +48,13 @@ def test_a_phoneless_user_gets_one_client(fakemeta_deliveries) -> None:
     assert probe_messages(first["id"])[0]["from"] == hidden.user_id
 
 
+def number_only(deliveries: Any, name: str = "Nour") -> Customer:
+    """A client first known by number alone, as every client was before 2026."""
+    return replace(deliveries.new_customer(name), user_id=None)
+
+
 def test_b_number_then_both_then_user_id_only(fakemeta_deliveries) -> None:
-    old = fakemeta_deliveries.new_customer("Layla")
+    old = number_only(fakemeta_deliveries, "Layla")
     both = Customer(old.wa_id, "Layla", user_id=user_id())
     hidden = Customer(None, "Layla", user_id=both.user_id)
     for sender in (old, both, hidden):
@@ -77,6 +83,10 @@ def test_user_changed_number_moves_the_client(fakemeta_deliveries) -> None:
     assert probe_clients(customer.wa_id or "") == []
     assert [c["name"] for c in probe_clients(new_number)] == ["Mona"]
     assert len(probe_messages(change["id"])) == 1
+    if customer.user_id is not None:  # 2026: the new number came with a new user id
+        new_user_id = change["system"]["user_id"]
+        assert probe_clients_by_user_id(new_user_id) == probe_clients(new_number)
+        assert probe_clients_by_user_id(customer.user_id) == []
 
 
 def test_user_changed_number_without_a_client_creates_nothing(fakemeta_deliveries) -> None:
@@ -99,7 +109,7 @@ def test_user_changed_user_id_updates_the_client(fakemeta_deliveries) -> None:
 
 def test_two_halves_of_one_user_are_merged(fakemeta_deliveries) -> None:
     """A number-only and a phone-less client, then a message naming both: one client."""
-    old = fakemeta_deliveries.new_customer("Ali")
+    old = number_only(fakemeta_deliveries, "Ali")
     hidden = Customer(None, "Ali", user_id=user_id())
     both = Customer(old.wa_id, "Ali", user_id=hidden.user_id)
     for sender in (old, hidden, both):
