@@ -123,8 +123,8 @@ def _message_changes(
     """One `messages` change from a few senders, plus a change of its own for
     any system messages (Meta sends those without a contacts array)."""
     people = draw(st.lists(senders, min_size=1, max_size=max_senders, unique_by=_identity))
-    # Each message from the cached template of its sender's kind: no strategy
-    # is built per draw (a flatmap per message cost a third of the time).
+    # Each message from the cached template of its sender's kind, so that no
+    # strategy is built per draw.
     who = draw(st.lists(st.sampled_from(people), min_size=1, max_size=max_messages))
     drawn = [(p, _from(draw(_template_messages(types, _placeholder(p), era)), p)) for p in who]
     regular = [(p, m) for p, m in drawn if m["type"] != "system"]
