@@ -8,7 +8,8 @@ state (STYLE rule 7): everything remembered lives in `GraphState`.
 Routes (any `v<major>.<minor>` version segment, or none):
 
 - `POST /{phone-number-id}/messages`: send (validation in `validation`,
-  acceptance and status webhooks in `lifecycle`) or mark as read.
+  acceptance and status webhooks in `lifecycle`) or mark as read; from the
+  2026 era a send may go to a business-scoped user id (`recipient`).
 - `POST /{phone-number-id}/media`: multipart upload -> `{"id"}`.
 - `GET /{media-id}` -> `url, mime_type, sha256, file_size, id,
   messaging_product` (the order and the integer `file_size` of live
@@ -259,7 +260,7 @@ def _messages(state: GraphState, request: _Request, phone: PhoneNumber) -> Graph
         message_id = validation.mark_read(body)
         state.mark_read(message_id)
         return _respond({"success": True}, request.version)
-    send = validation.outgoing(body)
+    send = validation.outgoing(body, state.era)
     if send.type in validation.MEDIA_TYPES and send.content.get("id") is not None:
         media_id = str(send.content["id"])
         if state.media(media_id) is None:
@@ -270,11 +271,18 @@ def _messages(state: GraphState, request: _Request, phone: PhoneNumber) -> Graph
     sent: dict[str, Any] = {"id": message.id}
     if send.type == "template":
         sent["message_status"] = "accepted"
-    answer = {
-        "messaging_product": "whatsapp",
-        "contacts": [{"input": send.to, "wa_id": send.wa_id}],
-        "messages": [sent],
-    }
+    # Sent to a business-scoped id: `input` and `user_id` are that id and
+    # there is no `wa_id`, even for a user whose number the server knows
+    # (Meta's business-scoped user id guide, May 7, 2026, "Send message
+    # response": `wa_id` "Will return the user's phone number, if the
+    # message was sent to the user's phone number. Otherwise, it will be
+    # omitted"; its contact book feeds webhooks only, "not API responses").
+    contact = (
+        {"input": send.input, "wa_id": send.wa_id}
+        if send.recipient is None
+        else {"input": send.recipient, "user_id": send.recipient}
+    )
+    answer = {"messaging_product": "whatsapp", "contacts": [contact], "messages": [sent]}
     return _respond(answer, request.version)
 
 

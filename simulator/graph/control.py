@@ -29,6 +29,7 @@ from simulator.envelopes import Account
 from simulator.errors import UsageError
 from simulator.graph import inbound
 from simulator.graph.dispatch import WAITING, Dispatcher
+from simulator.graph.validation import BSUID
 
 __all__ = ["PREFIX", "ControlApi", "json_response"]
 
@@ -144,9 +145,11 @@ class ControlApi:
             # At send time, as the customer's phone shows its own message at once;
             # the delivery log says when (and whether) the bot got it.
             for phone_number_id, message in sent:
-                if "from" in message:
+                # By number, or by business-scoped id alone (a user who shares
+                # no number): either way the server now knows the user.
+                if "from" in message or "from_user_id" in message:
                     try:
-                        record(phone_number_id, message["from"], message)
+                        record(phone_number_id, message.get("from"), message)
                     except KeyError as exc:
                         raise BadRequest(f"cannot record the message: {exc}") from None
         kind = inbound.kind_of(payload)
@@ -164,6 +167,7 @@ class ControlApi:
                     "direction": "in",
                     "phone_number_id": phone_number_id,
                     "wa_id": message.get("from"),
+                    **({"user_id": message["from_user_id"]} if "from_user_id" in message else {}),
                     "id": message.get("id"),
                     "type": message.get("type"),
                     "job": job.id,
@@ -299,12 +303,22 @@ class ControlApi:
         return json_response({"conversations": self.state.conversations()})
 
     def _conversation(self, request: Request, phone_number_id: str, wa_id: str) -> Response:
+        """One user's transcript: `wa_id` is their number or a business-scoped
+        id (for a user known by number, the number's conversation)."""
         if self.state.phone_number(phone_number_id) is None:
             return json_response({"error": f"no phone number id {phone_number_id!r}"}, 404)
+        who: dict[str, Any] = {"wa_id": wa_id}
+        addressee = getattr(self.state, "addressee", None)
+        if BSUID.fullmatch(wa_id) and addressee is not None:
+            user = addressee(wa_id)
+            who = {
+                "wa_id": user.wa_id if user else None,
+                "user_id": user.user_id if user else wa_id,
+            }
         return json_response(
             {
                 "phone_number_id": phone_number_id,
-                "wa_id": wa_id,
+                **who,
                 "window_open": self.state.window_open(phone_number_id, wa_id),
                 "window_expires_at": self.state.window_expires_at(phone_number_id, wa_id),
                 "messages": self.state.conversation(phone_number_id, wa_id),

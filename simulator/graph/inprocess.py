@@ -144,8 +144,8 @@ class InProcessGraph:
             user_id_for=self.state.user_id,
         )
         for phone_number_id, message in inbound.messages_in(payload):
-            if "from" in message:
-                self.state.record_inbound(phone_number_id, message["from"], message)
+            if "from" in message or "from_user_id" in message:
+                self.state.record_inbound(phone_number_id, message.get("from"), message)
         self.state.webhooks.schedule(inbound.kind_of(payload), payload, label="customer message")  # type: ignore[arg-type]
         return self._drain()
 

@@ -9,6 +9,12 @@ read off the timeline against the clock, so the ticks move with time even when
 no dispatcher runs (the in-process respx mock) and jump when the control API
 advances the clock. `notified` lists the status webhooks the dispatcher has
 actually delivered (`GraphState.mark_status`).
+
+A user is a number (`wa_id`) and, from the 2026 era, a business-scoped
+`user_id`; a message sent to a business-scoped id keeps it as `recipient`
+(with no `to`), and a user the server knows by id only has no `wa_id`.
+`user` is the key their conversation is kept under: the number when the
+server knows it, else the business-scoped id.
 """
 
 from __future__ import annotations
@@ -29,8 +35,8 @@ class OutboundMessage:
 
     id: str
     phone_number_id: str
-    to: str  # as the request gave it
-    wa_id: str  # digits only
+    to: str | None  # as the request gave it; None for a send to `recipient`
+    wa_id: str | None  # digits only; None: sent to a user id whose number is unknown
     type: str
     content: Any  # the object under the type's key (`{"body": ...}` for text)
     request: dict[str, Any]
@@ -40,6 +46,19 @@ class OutboundMessage:
     failure: int | None = None  # the error code of its `failed` status, if any
     timeline: list[tuple[str, float]] = field(default_factory=list)
     notified: list[str] = field(default_factory=list)
+    #: The business-scoped user id or parent BSUID the request's `recipient`
+    #: named (a send without `to`).
+    recipient: str | None = None
+    #: The recipient's business-scoped ids as its statuses carry them (2026).
+    user_id: str | None = None
+    parent_user_id: str | None = None
+
+    @property
+    def user(self) -> str:
+        """The key of the conversation it belongs to: the number, else the user id."""
+        found = self.wa_id or self.user_id or self.recipient
+        assert found is not None
+        return found
 
     def status_at(self, now: float) -> str:
         """The latest status due by `now` (`accepted` before the first)."""
@@ -57,6 +76,11 @@ class OutboundMessage:
             "phone_number_id": self.phone_number_id,
             "to": self.to,
             "wa_id": self.wa_id,
+            **_present(
+                recipient=self.recipient,
+                user_id=self.user_id,
+                parent_user_id=self.parent_user_id,
+            ),
             "type": self.type,
             "content": self.content,
             "timestamp": str(int(self.created_at)),
@@ -80,12 +104,13 @@ class InboundMessage:
 
     id: str
     phone_number_id: str
-    wa_id: str
+    wa_id: str | None  # None: a user who wrote without sharing their number
     type: str
     content: Any
     timestamp: str
     message: dict[str, Any]  # the whole webhook message object
     read: bool = False  # the business marked it as read
+    user_id: str | None = None  # the message's `from_user_id` (2026)
 
     def as_dict(self, now: float) -> dict[str, Any]:
         return {
@@ -93,6 +118,7 @@ class InboundMessage:
             "id": self.id,
             "phone_number_id": self.phone_number_id,
             "wa_id": self.wa_id,
+            **_present(user_id=self.user_id),
             "type": self.type,
             "content": self.content,
             "timestamp": self.timestamp,
@@ -116,3 +142,8 @@ class Media:
     @property
     def file_size(self) -> int:
         return len(self.data)
+
+
+def _present(**values: str | None) -> dict[str, str]:
+    """The given keys whose value is not None, in order."""
+    return {key: value for key, value in values.items() if value is not None}

@@ -167,11 +167,17 @@ class FakeMeta:
                 event, fields = "status", {"id": request["message_id"], "status": "read"}
             else:
                 event = "message"
+                message_id = data["messages"][0]["id"]
+                # A send to a user id answers without `wa_id`: the record
+                # knows the number, if the server does, and the user id.
+                record = self.state.message(message_id) or {}
                 fields = {
                     "direction": "out",
-                    "wa_id": data["contacts"][0]["wa_id"],
-                    "id": data["messages"][0]["id"],
+                    "wa_id": record.get("wa_id", data["contacts"][0].get("wa_id")),
+                    "id": message_id,
                 }
+                if record.get("user_id") is not None:
+                    fields["user_id"] = record["user_id"]
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             return
         self.dispatcher.events.publish(

@@ -19,11 +19,26 @@ Public API (other modules depend on these names):
   `.era` (`settings.era`), `.clock` (`OffsetClock`), `.webhooks` (`WebhookQueue`).
 - `record_inbound(phone_number_id, wa_id, message=None)`: a customer message
   was delivered: opens or extends the 24 h window, adds it to the transcript,
-  and keeps the message's `from_user_id` as the number's user id.
+  and keeps the message's `from_user_id` as the number's user id (and its
+  `from_parent_user_id`). `wa_id=None` with a message holding `from_user_id`
+  records a user who wrote without sharing their number.
 - `customer(wa_id)`: the user as this server's webhooks show them: in an era
   of business-scoped ids with `user_id(wa_id)`, the id an inbound message
   gave the number, else `user_id_of(wa_id)`, the id fakemeta derives from
-  the number (the same on every run).
+  the number (the same on every run), and the parent id their messages
+  carried, if any.
+- `addressee(user_id)`: the user a business-scoped id or parent BSUID names
+  (a send's `recipient`), or None when this server never met them. The
+  server's contact book, like Meta's ("if you send a message/call to a
+  user's phone number, or receive a message/call from a user's phone
+  number, the user's phone number and BSUID will be added to your contact
+  book", business-scoped user id guide, May 7, 2026): a user who wrote in
+  (`record_inbound`) or whose number the business sent to (`remember`); the
+  number is known only for those, never for a user who wrote by id alone.
+- Conversations, windows and rate buckets are kept per user: under the
+  number when the server knows it (a message sent to a user id whose number
+  is known joins that number's conversation), else under the user id; the
+  `wa_id` arguments of `window_open`, `conversation` and friends take either.
 - `window_open(phone_number_id, wa_id)`, `window_expires_at(...)`.
 - `conversation(phone_number_id, wa_id) -> list[dict]` (both directions, in
   order; see `records`), `conversations() -> list[dict]`,
@@ -63,6 +78,7 @@ from simulator.clock import OffsetClock
 from simulator.envelopes import Account, Customer
 from simulator.eras import Era
 from simulator.graph.records import InboundMessage, Media, OutboundMessage
+from simulator.graph.validation import BSUID
 from simulator.graph.webhooks import WebhookQueue
 
 __all__ = [
@@ -202,7 +218,10 @@ class GraphState:
         self._sends: dict[str, deque[float]] = {}
         self._pair_buckets: dict[Pair, tuple[float, float]] = {}
         self._billing: dict[tuple[str, str, str], tuple[str, float]] = {}
-        self._user_ids: dict[str, str] = {}
+        self._user_ids: dict[str, str] = {}  # number -> the user id inbound messages gave it
+        self._numbers: dict[str, str | None] = {}  # the contact book: user id -> number
+        self._parents: dict[str, str] = {}  # parent BSUID -> user id
+        self._parent_ids: dict[str, str] = {}  # user id -> parent BSUID
 
     def reset(self) -> None:
         """Forget messages, windows, media and rates; empty the webhook queue."""
@@ -223,13 +242,42 @@ class GraphState:
         else `user_id_of(wa_id)`) where the era has them."""
         if not self.era.business_scoped_ids:
             return Customer(wa_id, name)
-        return Customer(wa_id, name, user_id=self.user_id(wa_id))
+        user_id = self.user_id(wa_id)
+        with self.lock:
+            parent = self._parent_ids.get(user_id)
+        return Customer(wa_id, name, user_id=user_id, parent_user_id=parent)
 
     def user_id(self, wa_id: str) -> str:
         """The business-scoped id of the user with number `wa_id`: the one
         their inbound messages carried, else `user_id_of(wa_id)`."""
         with self.lock:
             return self._user_ids.get(wa_id) or user_id_of(wa_id)
+
+    def addressee(self, user_id: str) -> Customer | None:
+        """The user `user_id` (a business-scoped id or a parent BSUID) names,
+        as the statuses of a message sent to it show them: their user id, the
+        parent id when known, and the number only when the contact book has
+        it; None when this server has never met the user."""
+        with self.lock:
+            parent = None
+            if user_id in self._parents:
+                parent, user_id = user_id, self._parents[user_id]
+            if user_id not in self._numbers:
+                return None
+            parent = parent or self._parent_ids.get(user_id)
+            return Customer(self._numbers[user_id], user_id=user_id, parent_user_id=parent)
+
+    def remember(self, wa_id: str) -> None:
+        """The business sent to the number `wa_id`: its user id (the one its
+        statuses carry) now leads to it (see `addressee`)."""
+        user_id = self.user_id(wa_id)
+        with self.lock:
+            self._numbers[user_id] = wa_id
+
+    def _user(self, who: str) -> str:
+        """The key of `who`'s conversation: a user id whose number is known
+        leads to the number; anything else is its own key."""
+        return self._numbers.get(who) or who
 
     def phone_number(self, phone_number_id: str) -> PhoneNumber | None:
         return self.settings.phone_numbers.get(phone_number_id)
@@ -257,19 +305,36 @@ class GraphState:
     # -- the customer service window -----------------------------------------
 
     def record_inbound(
-        self, phone_number_id: str, wa_id: str, message: Mapping[str, Any] | None = None
+        self, phone_number_id: str, wa_id: str | None, message: Mapping[str, Any] | None = None
     ) -> None:
         """A customer message reached the business: open or extend the window
         and, given the webhook `message` object, add it to the transcript and
-        keep its `from_user_id` as the user's id (see `customer`)."""
+        keep its `from_user_id` as the user's id (see `customer`) and its
+        `from_parent_user_id` as their parent id. `wa_id=None`: a user who
+        wrote by business-scoped id alone (the message's `from_user_id`)."""
         with self.lock:
             now = self.clock.now()
-            self._last_inbound[(phone_number_id, wa_id)] = now
+            sender = _text(message, "from_user_id")
+            user_id = sender
+            if wa_id is not None:
+                if sender is not None:
+                    self._user_ids[wa_id] = sender
+                user_id = self.user_id(wa_id)
+                self._numbers[user_id] = wa_id
+            elif user_id is not None:
+                self._numbers.setdefault(user_id, None)
+            else:
+                raise ValueError(
+                    f"Expected a wa_id or a message with from_user_id but got {message!r}"
+                )
+            parent = _text(message, "from_parent_user_id")
+            if parent is not None:
+                self._parents[parent] = user_id
+                self._parent_ids[user_id] = parent
+            user = self._user(wa_id or user_id)
+            self._last_inbound[(phone_number_id, user)] = now
             if message is None:
                 return
-            user_id = message.get("from_user_id")
-            if isinstance(user_id, str) and user_id:
-                self._user_ids[wa_id] = user_id
             kind = str(message.get("type", "unknown"))
             entry = InboundMessage(
                 id=str(message.get("id", "")),
@@ -279,13 +344,14 @@ class GraphState:
                 content=message.get(kind),
                 timestamp=str(message.get("timestamp", ids.timestamp(now))),
                 message=dict(message),
+                user_id=sender,
             )
             self._inbound[entry.id] = entry
-            self._transcripts.setdefault((phone_number_id, wa_id), []).append(entry)
+            self._transcripts.setdefault((phone_number_id, user), []).append(entry)
 
     def window_expires_at(self, phone_number_id: str, wa_id: str) -> float | None:
         with self.lock:
-            last = self._last_inbound.get((phone_number_id, wa_id))
+            last = self._last_inbound.get((phone_number_id, self._user(wa_id)))
             return None if last is None else last + self.settings.window_seconds
 
     def window_open(self, phone_number_id: str, wa_id: str) -> bool:
@@ -299,6 +365,7 @@ class GraphState:
         error code (130429 throughput, 131056 pair rate); a refused send
         counts against neither."""
         with self.lock:
+            wa_id = self._user(wa_id)
             now = self.clock.now()
             sends = self._sends.setdefault(phone_number_id, deque())
             while sends and sends[0] <= now - 1.0:
@@ -321,7 +388,7 @@ class GraphState:
     def record_outbound(self, message: OutboundMessage) -> None:
         with self.lock:
             self._outbound[message.id] = message
-            pair = (message.phone_number_id, message.wa_id)
+            pair = (message.phone_number_id, self._user(message.user))
             self._transcripts.setdefault(pair, []).append(message)
 
     def billing_conversation(
@@ -331,7 +398,7 @@ class GraphState:
         category with this user, opening a 24 h one if none is open."""
         with self.lock:
             now = self.clock.now()
-            key = (phone_number_id, wa_id, category)
+            key = (phone_number_id, self._user(wa_id), category)
             current = self._billing.get(key)
             if current is None or current[1] <= now:
                 current = (secrets.token_hex(16), now + 24 * 60 * 60)
@@ -366,7 +433,8 @@ class GraphState:
         self, phone_number_id: str | None = None, to: str | None = None
     ) -> list[dict[str, Any]]:
         """Outbound messages in the order they were accepted; `to` matches the
-        request's `to` or its digits."""
+        request's `to` or its digits, or the business-scoped id it was sent to
+        (`recipient`) or its recipient has."""
         digits = None if to is None else "".join(c for c in to if c.isdigit())
         with self.lock:
             now = self.clock.now()
@@ -374,14 +442,15 @@ class GraphState:
                 m.as_dict(now)
                 for m in self._outbound.values()
                 if (phone_number_id is None or m.phone_number_id == phone_number_id)
-                and (to is None or m.to == to or m.wa_id == digits)
+                and (to is None or to in (m.to, m.recipient, m.user_id) or m.wa_id == digits)
             ]
 
     def conversation(self, phone_number_id: str, wa_id: str) -> list[dict[str, Any]]:
-        """The transcript with one user, both directions, oldest first."""
+        """The transcript with one user (a number or a user id), both
+        directions, oldest first."""
         with self.lock:
             now = self.clock.now()
-            entries = self._transcripts.get((phone_number_id, wa_id), [])
+            entries = self._transcripts.get((phone_number_id, self._user(wa_id)), [])
             return [entry.as_dict(now) for entry in entries]
 
     def conversations(self) -> list[dict[str, Any]]:
@@ -389,16 +458,22 @@ class GraphState:
         with self.lock:
             pairs = dict.fromkeys([*self._transcripts, *self._last_inbound])
             result = []
-            for phone_number_id, wa_id in pairs:
-                entries = self._transcripts.get((phone_number_id, wa_id), [])
-                expires = self.window_expires_at(phone_number_id, wa_id)
+            for phone_number_id, user in pairs:
+                entries = self._transcripts.get((phone_number_id, user), [])
+                expires = self.window_expires_at(phone_number_id, user)
+                # A user known by number is kept under it; by id alone, under the id.
+                wa_id = None if BSUID.fullmatch(user) else user
+                ids_: dict[str, str] = {}
+                if self.era.business_scoped_ids:
+                    ids_["user_id"] = self.user_id(wa_id) if wa_id is not None else user
                 result.append(
                     {
                         "phone_number_id": phone_number_id,
                         "wa_id": wa_id,
+                        **ids_,
                         "messages": len(entries),
                         "last_message_id": entries[-1].id if entries else None,
-                        "window_open": self.window_open(phone_number_id, wa_id),
+                        "window_open": self.window_open(phone_number_id, user),
                         "window_expires_at": expires,
                     }
                 )
@@ -437,3 +512,9 @@ class GraphState:
         """The `hash` of a download URL: binds the media id to its expiry."""
         digest = hmac.new(self._url_secret, f"{media_id}:{expires}".encode(), hashlib.sha256)
         return digest.hexdigest()[:32]
+
+
+def _text(message: Mapping[str, Any] | None, key: str) -> str | None:
+    """`message[key]` when it is a non-empty string, else None."""
+    value = None if message is None else message.get(key)
+    return value if isinstance(value, str) and value else None

@@ -17,6 +17,19 @@ Wording, from live responses captured in public repositories unless noted:
   our own words.
 - a malformed `to` (letters, a `00` prefix, too short or long): `(#100)
   Invalid parameter` (seen live for `0033...`); details name `to`.
+- `recipient` (2026 era): a business-scoped user id (BSUID,
+  `US.13491208655302741918`) or parent BSUID (`US.ENT.11815799212886844830`)
+  instead of, or beside, `to`; "If you do, `to` (phone number) will take
+  precedence" (Meta's "Business-scoped user IDs" guide, Updated May 7, 2026,
+  "Send message requests"; sending to BSUIDs is available "starting in July
+  2026" per its Jun 29, 2026 changelog). The format: the user's ISO 3166
+  alpha-2 country code and a period, "followed by up to 128 alphanumeric
+  characters", `ENT.` between them for a parent BSUID (same guide). A
+  malformed one is `(#100) Invalid parameter` with details naming
+  `recipient`, like a malformed `to` (Meta documents no wording of its own);
+  without `to` or `recipient` the error stays Meta's missing-`to` one. The
+  2025 era (v23.0) has no `recipient`: refused, code 100, details pointing
+  to `--era 2026`.
 
 Every error names the offending parameter in `error_data.details`.
 """
@@ -28,9 +41,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from simulator.meta_errors import meta_error
+from simulator import eras
+from simulator.eras import Era
+from simulator.meta_errors import META_ERRORS, MetaError, meta_error
 
-__all__ = ["MESSAGE_TYPES", "GraphError", "Outgoing", "invalid", "outgoing", "required"]
+__all__ = [
+    "BSUID",
+    "MESSAGE_TYPES",
+    "GraphError",
+    "Outgoing",
+    "invalid",
+    "is_parent_bsuid",
+    "outgoing",
+    "required",
+]
 
 #: The `type` values the send endpoint takes (live error text lists these).
 MESSAGE_TYPES: Final = (
@@ -45,13 +69,22 @@ INTERACTIVE_TYPES: Final = (
 
 _FORMATTING = re.compile(r"[\s\-().]")
 
+#: A business-scoped user id or parent BSUID: "prefixed with the user's ISO
+#: 3166 alpha-2 two-letter country code and a period, followed by up to 128
+#: alphanumeric characters", parent ones with `ENT` "between the country
+#: code and the alphanumeric identifier" (Meta's business-scoped user id
+#: guide, Updated May 7, 2026).
+BSUID: Final = re.compile(r"(?P<country>[A-Z]{2})\.(?P<parent>ENT\.)?[A-Za-z0-9]{1,128}")
+
 
 class GraphError(Exception):
     """A request the Graph API refuses: rendered by `api` as Meta's error body.
 
     Built from the `META_ERRORS` entry for `code`; `message`, `type`,
-    `http_status` and `subcode` override it. `details=None` leaves
-    `error_data` out (Graph-level errors such as 190 carry none).
+    `http_status` and `subcode` override it. A code outside the table needs
+    `message` (its type is then OAuthException and its status 400, as for
+    the Messages API's other codes). `details=None` leaves `error_data` out
+    (Graph-level errors such as 190 carry none).
     """
 
     def __init__(
@@ -64,7 +97,10 @@ class GraphError(Exception):
         http_status: int | None = None,
         subcode: int | None = None,
     ) -> None:
-        known = meta_error(code)
+        if code not in META_ERRORS and message is not None:
+            known = MetaError(code, message, details or message)
+        else:
+            known = meta_error(code)
         self.code = code
         self.message = message if message is not None else known.message
         self.type = type if type is not None else known.graph_type
@@ -100,18 +136,29 @@ def not_valid(details: str) -> GraphError:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A send request that passed validation."""
+    """A send request that passed validation: to a phone number (`to`, its
+    digits `wa_id`) or, without `to`, to a business-scoped user id or parent
+    BSUID (`recipient`; then `to` and `wa_id` are None)."""
 
-    to: str
-    wa_id: str
+    to: str | None
+    wa_id: str | None
     type: str
     content: Any
     context: str | None = None
     biz_opaque_callback_data: str | None = None
+    recipient: str | None = None
 
     @property
     def template_name(self) -> str | None:
         return str(self.content["name"]) if self.type == "template" else None
+
+    @property
+    def input(self) -> str:
+        """What the response's `contacts[].input` echoes: the `to` as given,
+        else the `recipient`."""
+        found = self.to if self.to is not None else self.recipient
+        assert found is not None
+        return found
 
 
 def _key(path: str, key: str | int) -> str:
@@ -166,17 +213,23 @@ def wa_id_of(to: str) -> str | None:
     return digits if 7 <= len(digits) <= 15 else None
 
 
-def outgoing(body: dict[str, Any]) -> Outgoing:
-    """Validate a send request (not a mark-as-read) and return what to send."""
+def is_parent_bsuid(user_id: str) -> bool:
+    """Whether a well-formed business-scoped id is a parent BSUID (`US.ENT.…`)."""
+    found = BSUID.fullmatch(user_id)
+    return found is not None and found["parent"] is not None
+
+
+def outgoing(body: dict[str, Any], era: Era | str | None = None) -> Outgoing:
+    """Validate a send request (not a mark-as-read) and return what to send.
+
+    `era` (default: the current one) decides whether `recipient` (a
+    business-scoped user id) may stand in for `to`: from 2026 on.
+    """
     _product(body)
     recipient_type = body.get("recipient_type", "individual")
     if recipient_type != "individual":
         raise invalid("recipient_type", f'must be one of {{INDIVIDUAL}} - got "{recipient_type}".')
-    to = _str(body, "to", "")
-    assert to is not None
-    wa_id = wa_id_of(to)
-    if wa_id is None:
-        raise GraphError(100, details=f"Invalid parameter 'to': {to!r} is not a phone number.")
+    to, wa_id, recipient = _addressee(body, eras.era(era))
     kind = body.get("type", "text")
     if not isinstance(kind, str) or kind.lower() not in MESSAGE_TYPES:
         names = ", ".join(t.upper() for t in MESSAGE_TYPES)
@@ -192,7 +245,41 @@ def outgoing(body: dict[str, Any]) -> Outgoing:
     if body.get("context") is not None:
         context = _str(_obj(body["context"], "context"), "message_id", "context")
     callback = _str(body, "biz_opaque_callback_data", "", max_len=512, need=False)
-    return Outgoing(to, wa_id, kind, content, context, callback)
+    return Outgoing(to, wa_id, kind, content, context, callback, recipient)
+
+
+def _addressee(body: dict[str, Any], era: Era) -> tuple[str | None, str | None, str | None]:
+    """(`to`, its digits, None) for a send to a number, (None, None,
+    `recipient`) for one to a business-scoped id: `to` wins when both are
+    given, and only the one used is checked."""
+    if body.get("recipient") is not None and not era.business_scoped_ids:
+        raise GraphError(
+            100,
+            details=(
+                f"Invalid parameter 'recipient': sending to a business-scoped user id needs the "
+                f"2026 era (`fakemeta serve --era 2026`); in the {era.name} era (Graph API "
+                f"{era.graph_version}) a message goes to the phone number in 'to'."
+            ),
+        )
+    if body.get("to") in (None, "") and body.get("recipient") not in (None, ""):
+        recipient = _str(body, "recipient", "")
+        assert recipient is not None
+        if BSUID.fullmatch(recipient) is None:
+            raise GraphError(
+                100,
+                details=(
+                    f"Invalid parameter 'recipient': {recipient!r} is not a business-scoped user "
+                    f"id: a two-letter country code, '.', 'ENT.' for a parent id, then up to 128 "
+                    f"letters and digits (US.13491208655302741918)."
+                ),
+            )
+        return None, None, recipient
+    to = _str(body, "to", "")
+    assert to is not None
+    wa_id = wa_id_of(to)
+    if wa_id is None:
+        raise GraphError(100, details=f"Invalid parameter 'to': {to!r} is not a phone number.")
+    return to, wa_id, None
 
 
 def _product(body: dict[str, Any]) -> None:

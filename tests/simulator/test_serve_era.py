@@ -3,10 +3,12 @@
 The default (2026) era's customers carry business-scoped user ids: inbound
 webhooks have `from_user_id` and `contacts[].user_id`, the statuses of the
 bot's replies `recipient_user_id` and a `contacts` array, and no
-`conversation`. The 2025 era's have phone numbers only and v23 statuses
-(with `conversation`). Checked over real HTTP (a server on loopback
-delivering to a loopback receiver), in-process (`InProcessGraph`, as the
-pytest plugin's fixture runs it), and through the command line.
+`conversation`; the bot may send to a business-scoped id (`recipient`).
+The 2025 era's have phone numbers only and v23 statuses (with
+`conversation`), and `recipient` is refused. Checked over real HTTP (a
+server on loopback delivering to a loopback receiver), in-process
+(`InProcessGraph`, as the pytest plugin's fixture runs it), and through the
+command line.
 """
 
 from __future__ import annotations
@@ -85,6 +87,14 @@ class Server:
         assert answer.status_code == 200, answer.text
         message_id: str = answer.json()["messages"][0]["id"]
         return message_id
+
+    def send(self, body: dict[str, Any]) -> httpx.Response:
+        """POST a send request to the Graph API as the bot."""
+        return self.client.post(
+            f"/v23.0/{PNID}/messages",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            json={"messaging_product": "whatsapp", **body},
+        )
 
     def posts(self) -> list[LoopbackRequest]:
         return [r for r in self.receiver.requests if r.method == "POST"]
@@ -206,6 +216,52 @@ def test_a_user_id_the_customer_wrote_with_is_kept_for_their_statuses(server: Se
     again = server.say({"from": CUSTOMER, "text": "again"}).json()
     [message] = again["payload"]["entry"][0]["changes"][0]["value"]["messages"]
     assert message["from_user_id"] == "SA.1234567890123456"
+
+
+def test_a_message_to_a_business_scoped_user_id(server: Server) -> None:
+    user_id = "BR.98765432109876543210"  # a customer who shares no number
+    hello = {"recipient": user_id, "type": "text", "text": {"body": "olá"}}
+    if not _era(server).business_scoped_ids:
+        refused = server.send(hello)
+        assert refused.status_code == 400
+        error = refused.json()["error"]
+        assert (error["code"], error["message"]) == (100, "(#100) Invalid parameter")
+        assert "fakemeta serve --era 2026" in error["error_data"]["details"]
+        return
+    said = server.say({"user_id": user_id, "name": "Ana", "text": "oi"})
+    assert said.status_code == 202, said.text
+    answer = server.send(hello)
+    assert answer.status_code == 200, answer.text
+    # Meta's business-scoped user id guide, "Send message response".
+    assert answer.json()["contacts"] == [{"input": user_id, "user_id": user_id}]
+    message_id = answer.json()["messages"][0]["id"]
+    delivered = _wait_for(
+        lambda: len(server.statuses(message_id)) == 3 and server.statuses(message_id),
+        "sent, delivered and read",
+    )
+    for status, value in delivered:
+        assert status["recipient_user_id"] == user_id
+        assert "recipient_id" not in status  # the server knows no number for them
+        assert value["contacts"] == [{"user_id": user_id}]
+    # The user's conversation holds both messages, under their user id.
+    conversation = server.client.get(f"/_fakemeta/conversations/{PNID}/{user_id}").json()
+    assert (conversation["wa_id"], conversation["user_id"]) == (None, user_id)
+    assert [m["direction"] for m in conversation["messages"]] == ["inbound", "outbound"]
+    assert conversation["window_open"] is True
+    summaries = server.client.get("/_fakemeta/conversations").json()["conversations"]
+    assert [(c["wa_id"], c["user_id"]) for c in summaries] == [(None, user_id)]
+
+    # An id this server never met: accepted, then failed 131026 by webhook.
+    stranger = "DE.4915112345678000"
+    answer = server.send({**hello, "recipient": stranger})
+    assert answer.status_code == 200, answer.text
+    failed_id = answer.json()["messages"][0]["id"]
+    [(status, value)] = _wait_for(lambda: server.statuses(failed_id), "the failed status")
+    assert status["status"] == "failed"
+    assert status["errors"][0]["code"] == 131026
+    assert status["recipient_user_id"] == stranger
+    assert "recipient_id" not in status
+    assert "contacts" not in value
 
 
 def test_inbound_fixtures_are_the_eras(server: Server) -> None:

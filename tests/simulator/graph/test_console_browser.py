@@ -33,7 +33,7 @@ from werkzeug.serving import make_server
 
 from simulator.graph.dispatch import Dispatcher
 from simulator.graph.server import CONSOLE, FakeMeta, Running, start
-from simulator.graph.state import DEFAULT_PHONE_NUMBER, GraphSettings, GraphState
+from simulator.graph.state import DEFAULT_PHONE_NUMBER, GraphSettings, GraphState, user_id_of
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page, Playwright
@@ -312,6 +312,14 @@ def wait_until(predicate: Callable[[], Any], what: str, timeout: float = WAIT_MS
     return value
 
 
+def page_messages(page: Page) -> list[dict[str, Any]]:
+    """The customer's transcript as the control API gives it to the page."""
+    base = page.url.split("/_fakemeta")[0]
+    found = httpx.get(f"{base}/_fakemeta/conversations/{PNID}/{CUSTOMER}").json()
+    messages: list[dict[str, Any]] = found["messages"]
+    return messages
+
+
 # -- tests ------------------------------------------------------------------------
 
 
@@ -532,4 +540,25 @@ def test_another_customer_and_a_failed_bot_message_with_its_code(page: Page) -> 
 
     send_text(page, "hello from Nadia")  # opens the window: the bot's echo goes through
     expect(bubble(page, "outbound", "you said: hello from Nadia")).to_have_count(1)
+    expect(page.get_by_test_id("message")).to_have_count(3)
+
+
+def test_a_message_to_the_customers_user_id_lands_in_their_chat(page: Page) -> None:
+    send_text(page, "reach me by id")  # the customer writes from their number
+    expect(bubble(page, "outbound", "you said: reach me by id")).to_have_count(1)
+    # The bot answers by the business-scoped id the customer's webhooks carried.
+    [inbound] = [m for m in page_messages(page) if m["direction"] == "inbound"]
+    user_id = inbound["user_id"]
+    assert user_id == user_id_of(CUSTOMER)
+    answer = httpx.post(
+        f"{page.url.split('/_fakemeta')[0]}/v23.0/{PNID}/messages",
+        headers={"Authorization": f"Bearer {ACCESS_TOKEN}"},
+        json={"messaging_product": "whatsapp", "recipient": user_id, "type": "text",
+              "text": {"body": "found you by id"}},
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["contacts"] == [{"input": user_id, "user_id": user_id}]
+    by_id = bubble(page, "outbound", "found you by id")
+    expect(by_id).to_have_count(1)
+    expect(by_id.get_by_test_id("ticks")).to_have_attribute("data-status", "read")
     expect(page.get_by_test_id("message")).to_have_count(3)
