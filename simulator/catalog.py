@@ -28,7 +28,7 @@ from simulator.examples import (
 )
 from simulator.types import Payload
 
-__all__ = ["GROUPS", "Context", "build", "build_all", "names", "resolve"]
+__all__ = ["GROUPS", "Context", "build", "build_all", "builder", "names", "resolve"]
 
 GROUPS = ("messages", "statuses", "errors", "fields", "batches")
 
@@ -213,6 +213,13 @@ def build(name: str, ctx: Context | None = None) -> Payload:
     """The payload of variant `name` in `ctx` (fresh ids, the current time and
     the current era by default)."""
     ctx = ctx or Context.fresh()
-    full = resolve(name, ctx.era)
-    group, variant = full.split("/", 1)
-    return _BUILDERS[group](ctx)[variant]
+    return builder(resolve(name, ctx.era))(ctx)
+
+
+def builder(full_name: str) -> Callable[[Context], Payload]:
+    """The builder of variant `<group>/<variant>` (a name `resolve` returned),
+    for callers that build one variant many times: `build` resolves the name
+    on every call, which builds the whole catalogue."""
+    group, variant = full_name.split("/", 1)
+    build_group = _BUILDERS[group]
+    return lambda ctx: build_group(ctx)[variant]
