@@ -15,6 +15,7 @@ import click
 
 from contract_tests.cli import check_command
 from simulator.cli._fixtures import fixtures_group
+from simulator.cli._load import load_command
 from simulator.cli._send import send_command
 from simulator.cli._serve import serve_command
 from simulator.cli._sign import sign_command
@@ -39,6 +40,7 @@ cli.add_command(sign_command)
 cli.add_command(fixtures_group)
 cli.add_command(check_command)
 cli.add_command(serve_command)
+cli.add_command(load_command)
 
 
 def _mount_optional_commands() -> None:
