@@ -190,7 +190,7 @@ def run_wrk(wrk: str, script: Path, url: str, connections: int, seconds: float) 
 
 def run_fakemeta(url: str, connections: int, seconds: float, directory: Path) -> Round:
     report = directory / "report.json"
-    subprocess.run(
+    result = subprocess.run(
         [
             sys.executable,
             "-c",
@@ -208,9 +208,12 @@ def run_fakemeta(url: str, connections: int, seconds: float, directory: Path) ->
             "--report-json",
             str(report),
         ],
-        check=True,
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,  # its progress lines
+        text=True,
     )
+    if result.returncode != 0:
+        raise SystemExit(f"fakemeta load failed ({result.returncode}):\n{result.stderr}")
     data = json.loads(report.read_text())
     assert data["status_codes"] == {"200": data["requests"]}, data["status_codes"]
     cpu = data["cpu_s"]["user"] + data["cpu_s"]["system"]

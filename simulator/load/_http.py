@@ -83,7 +83,7 @@ class ResponseReader:
     code when a whole response has arrived, else 0. After a response,
     `close` says whether the server will close the connection."""
 
-    __slots__ = ("_buffer", "_remaining", "_state", "_status", "close")
+    __slots__ = ("_buffer", "_last", "_last_status", "_remaining", "_state", "_status", "close")
 
     def __init__(self) -> None:
         self._buffer = b""
@@ -91,9 +91,17 @@ class ResponseReader:
         self._remaining = 0
         self._status = 0
         self.close = False
+        # The last whole response read in one piece, and its status: a server
+        # answering alike sends the same bytes again (until its Date header
+        # ticks over), and the same bytes parse the same.
+        self._last = b""
+        self._last_status = 0
 
     def feed(self, data: bytes) -> int:
         if self._state == _HEAD and not self._buffer:
+            if data == self._last:
+                self.close = False  # only keep-alive answers are remembered
+                return self._last_status
             # The common case first, with plain searches: a whole 2xx-5xx
             # keep-alive response whose length is in `Content-Length: `.
             end = data.find(b"\r\n\r\n")
@@ -108,7 +116,10 @@ class ResponseReader:
                     self.close = data.find(b"lose", 0, end) > 0 and (
                         _CLOSE.search(data, 0, end + 2) is not None
                     )
-                    return int(data[9:12])
+                    status = int(data[9:12])
+                    if not self.close:
+                        self._last, self._last_status = data, status
+                    return status
         buffer = self._buffer + data if self._buffer else data
         self._buffer = b""
         while True:

@@ -2,19 +2,22 @@
 
 Where this sits: the builders (`simulator.messages`, `simulator.statuses`,
 `simulator.envelopes`, through `simulator.load.updates`) make one payload
-per (kind, customer) of the run with
-a placeholder token in every field that must differ from body to body (the
-message id, the timestamp, media ids and hashes, conversation ids); the
-encoder turns it into Meta's bytes; the bytes are split at the tokens into a
-template. At run time a body is the template's constant pieces joined with
-fresh values, already in their encoded form (`/` written `\\/`), and signed
-with HMAC-SHA256 and HMAC-SHA1 as `Delivery.signed` signs.
+per (kind, customer) of the run with a placeholder token in every field
+that must differ from body to body (the message id, the timestamp, media
+ids and hashes, conversation ids); the encoder turns it into Meta's bytes;
+the bytes are split at the tokens into a template. At run time a body is
+the template's constant pieces joined with fresh values, already in their
+encoded form (`/` written `\\/`), and signed with HMAC-SHA256 and HMAC-SHA1
+as `Delivery.signed` signs. A batch (`BodySpec.batch` updates a POST) joins
+the templates' entries, as `envelopes.batch` does.
 
-Two things make this fast without changing a byte: the values are drawn
+Three things make this fast without changing a byte: the values are drawn
 from one seeded `random.Random` with a few big `getrandbits` calls instead
-of the builders' per-character draws, and each template's constant head
-(envelope, metadata, contacts: usually half the body) is fed to the HMAC
-once, at build time; each body only hashes from its first fresh value on.
+of the builders' per-character draws; each template's constant head
+(envelope, metadata, contacts: about half the body) is fed to the HMAC
+once, at build time, so each body only hashes from its first fresh value
+on; and the engine takes whole requests a few dozen at a time
+(`requests()`), in one loop that keeps its code and data in the caches.
 
 `tests/simulator/load/test_load_bodies.py` rebuilds a sample of bodies with
 the builders and the same values and compares the bytes.

@@ -99,9 +99,9 @@ class Engine:
         self.acked_ids: list[bytes] = []
         self.last_error = ""
         self.end_reason = "completed"
-        self._statuses: dict[int, int] = {}
+        self._statuses: dict[int, int] = {}  # answers but 200, counted in `_ok`
         # Hot counters as plain attributes; `snapshot()` copies them over.
-        self._requests = self._bytes = self._acked = 0
+        self._requests = self._bytes = self._acked = self._ok = 0
         self._latencies = self.latencies.buffer
         self._errors: dict[str, int] = {}
         self._connections = [Connection(self) for _ in range(max(1, plan.connections))]
@@ -188,7 +188,8 @@ class Engine:
         c = self.counters
         c.requests, c.bytes_sent, c.acknowledged = self._requests, self._bytes, self._acked
         c.deliveries = self._made
-        c.statuses = {str(k): v for k, v in self._statuses.items()}
+        answers = {**self._statuses, 200: self._ok} if self._ok else self._statuses
+        c.statuses = {str(k): v for k, v in sorted(answers.items())}
         c.errors = dict(self._errors)
         c.updates = c.deliveries * self.plan.body.batch
         if not self._closing:
@@ -309,14 +310,15 @@ class Engine:
             return
         now = _perf()
         self._latencies.append(int((now - job.intended) * 1_000_000))
-        statuses = self._statuses
-        statuses[status] = statuses.get(status, 0) + 1
         if status != 200:
+            self._statuses[status] = self._statuses.get(status, 0) + 1
             self.last_error = f"HTTP {status}"
             self._unacknowledged(job, now)
         elif job.kind or self._retries or job.ids is not None:
+            self._ok += 1
             self._acknowledged(job, now)
         else:  # the common case, inline: a first attempt acknowledged
+            self._ok += 1
             job.acked = True
             self._acked += 1
         transport = connection.transport

@@ -107,7 +107,7 @@ class BotReceiver:
         self._server.server_close()
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 5.0, what: str = "condition") -> T:
+def wait_for(predicate: Callable[[], T], timeout: float = 15.0, what: str = "condition") -> T:
     """Poll `predicate` until it returns something truthy; fail after `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:

@@ -186,3 +186,20 @@ def test_garbage_is_a_protocol_violation() -> None:
         ResponseReader().feed(b"SSH-2.0-OpenSSH\r\n\r\n")
     with pytest.raises(ProtocolViolation, match="bad chunk size"):
         ResponseReader().feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+
+
+def test_the_same_bytes_again_parse_the_same() -> None:
+    reader = ResponseReader()
+    closing = OK.replace(b"Content-Type", b"Connection: close\r\nX")
+    for response, status, close in [
+        (OK, 200, False),
+        (OK, 200, False),
+        (closing, 200, True),
+        (OK, 200, False),
+        (closing, 200, True),
+        (closing, 200, True),
+        (OK.replace(b"200 OK", b"500 No"), 500, False),
+        (OK, 200, False),
+    ]:
+        assert reader.feed(response) == status
+        assert reader.close is close
