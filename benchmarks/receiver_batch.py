@@ -1,10 +1,11 @@
-"""Seconds to acknowledge one batched delivery, and its redelivery, per batch size.
+"""Seconds to acknowledge one batched delivery, to apply it, and to acknowledge it again.
 
 Meta batches up to 1000 updates in one POST and TIME-1 wants every valid
 delivery acknowledged within 3 s. This posts one change with N text messages
-from N new senders (Meta-encoded and signed), then the same bytes again (a
-redelivery: nothing new to store), to each of, one after the other on
-loopback under gunicorn (2 workers, 4 threads, as receiver_throughput.py):
+from N new senders (Meta-encoded and signed), waits until the receiver's
+drainer has applied it (its inbox is empty again), then posts the same bytes
+again (a redelivery: nothing new to store), to each of, one after the other
+on loopback under gunicorn (2 workers, 4 threads, as receiver_throughput.py):
   1. the reference receiver on SQLite,
   2. the reference receiver on PostgreSQL (skipped when unreachable),
   3. the minimal receiver that only verifies signatures (receiver_minimal.py).
@@ -18,30 +19,25 @@ the clients and message logs in each database are counted: one per message.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
-import json
 import shutil
-import socket
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 from receiver_throughput import (
-    PHONE_NUMBER_ID,
-    POSTGRES_URL,
     SECRET,
+    Counter,
+    postgres_schema,
     receiver_env,
+    signed_text_change,
     start_gunicorn,
     stop,
 )
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from reference_receiver.db import create_db_engine
 from reference_receiver.models import ACTION_MESSAGE_RECEIVED, Client, IntegrationLog
@@ -51,6 +47,7 @@ from reference_receiver.models import ACTION_MESSAGE_RECEIVED, Client, Integrati
 class Timings:
     name: str
     new: dict[int, list[float]] = field(default_factory=dict)
+    applied: dict[int, list[float]] = field(default_factory=dict)  # POST until inbox empty
     again: dict[int, list[float]] = field(default_factory=dict)
     failures: int = 0
     stored: tuple[int, int] | None = None  # (clients, logs)
@@ -59,44 +56,33 @@ class Timings:
 def batch(size: int, run: str) -> tuple[bytes, str]:
     """One signed change with `size` text messages from `size` senders never seen before."""
     senders = [f"20{run}{i:05d}" for i in range(size)]
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
-        "contacts": [{"profile": {"name": f"Sender {s}"}, "wa_id": s} for s in senders],
-        "messages": [
-            {
-                "from": sender,
-                "id": f"wamid.{uuid.uuid4().hex}",
-                "timestamp": "1700000000",
-                "type": "text",
-                "text": {"body": f"مرحبا {i} https://x.y/z"},
-            }
-            for i, sender in enumerate(senders)
-        ],
-    }
-    payload = {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "1", "changes": [{"value": value, "field": "messages"}]}],
-    }
-    body = json.dumps(payload, separators=(",", ":")).replace("/", "\\/").encode()
-    return body, "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return signed_text_change(senders, [f"wamid.{uuid.uuid4().hex}" for _ in senders])
 
 
-def measure(name: str, url: str, sizes: list[int], repeats: int) -> tuple[Timings, int]:
-    """Post every size `repeats` times, new then again; returns timings and messages sent."""
+def measure(
+    name: str, url: str, sizes: list[int], repeats: int, counter: Counter | None = None
+) -> tuple[Timings, int]:
+    """Post every size `repeats` times, new then again; returns timings and messages sent.
+    With `counter` (a reference receiver), waits for the inbox to empty after each POST."""
     timings = Timings(name)
     sent = 0
     runs = iter(range(10**6))
     with httpx.Client(timeout=120) as http:
 
-        def post(body: bytes, signature: str) -> float:
+        def post(body: bytes, signature: str) -> tuple[float, float]:
+            """(seconds to the 200, seconds until the inbox was empty again)."""
             headers = {"Content-Type": "application/json", "X-Hub-Signature-256": signature}
             started = time.perf_counter()
             response = http.post(url, content=body, headers=headers)
             seconds = time.perf_counter() - started
             if response.status_code != 200:
                 timings.failures += 1
-            return seconds
+            applied = seconds
+            if counter is not None:
+                while counter.waiting():
+                    time.sleep(0.002)
+                applied = time.perf_counter() - started
+            return seconds, applied
 
         for _ in range(2):  # warm both workers' connections and statement caches
             warm = batch(10, f"{next(runs):04d}")
@@ -105,8 +91,10 @@ def measure(name: str, url: str, sizes: list[int], repeats: int) -> tuple[Timing
         for size in sizes:
             for _ in range(repeats):
                 body, signature = batch(size, f"{next(runs):04d}")
-                timings.new.setdefault(size, []).append(post(body, signature))
-                timings.again.setdefault(size, []).append(post(body, signature))
+                new, applied = post(body, signature)
+                timings.new.setdefault(size, []).append(new)
+                timings.applied.setdefault(size, []).append(applied)
+                timings.again.setdefault(size, []).append(post(body, signature)[0])
                 sent += size
     return timings, sent
 
@@ -130,34 +118,14 @@ def run_reference(
     process, url = start_gunicorn(
         "reference_receiver:create_app()", receiver_env(database_url), cwd
     )
+    counter = Counter(database_url)
     try:
-        timings, sent = measure(name, url, args.sizes, args.repeats)
+        timings, sent = measure(name, url, args.sizes, args.repeats, counter)
     finally:
+        counter.close()
         stop(process)
     timings.stored = counted(database_url)
     return timings, sent
-
-
-@contextmanager
-def postgres_schema() -> Iterator[str | None]:
-    """A PostgreSQL URL on a fresh schema (dropped afterwards), or None when unreachable."""
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
-    except OSError:
-        print("PostgreSQL unreachable at 127.0.0.1:5432: skipped")
-        yield None
-        return
-    schema = f"fakemeta_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        separator = "&" if "?" in POSTGRES_URL else "?"
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def main() -> int:
@@ -189,18 +157,22 @@ def main() -> int:
 
     baseline = results[-1][0]
     print(
-        f"\none change of N text messages from N new senders, then the same bytes again; "
-        f"median of {args.repeats}, gunicorn -w 2 --threads 4, loopback"
+        f"\none change of N text messages from N new senders, applied, then the same bytes "
+        f"again; median of {args.repeats}, gunicorn -w 2 --threads 4, loopback"
     )
-    print(f"{'N':>5} {'target':26} {'new s':>8} {'ratio':>7} {'again s':>8} {'ratio':>7}")
+    print(
+        f"{'N':>5} {'target':26} {'ack s':>8} {'ratio':>7} {'applied s':>10} "
+        f"{'again s':>8} {'ratio':>7}"
+    )
     for size in args.sizes:
         base_new = statistics.median(baseline.new[size])
         base_again = statistics.median(baseline.again[size])
         for timings, _ in results:
             new = statistics.median(timings.new[size])
+            applied = statistics.median(timings.applied[size])
             again = statistics.median(timings.again[size])
             print(
-                f"{size:5d} {timings.name:26} {new:8.3f} {new / base_new:7.1f} "
+                f"{size:5d} {timings.name:26} {new:8.3f} {new / base_new:7.1f} {applied:10.3f} "
                 f"{again:8.3f} {again / base_again:7.1f}"
             )
     wrong = False

@@ -12,6 +12,8 @@ from werkzeug.wrappers import Response
 from .config import Settings, load_settings
 from .crypto import TokenCipher
 from .db import create_db_engine, make_session_factory
+from .drainer import Drainer
+from .inbox import Inbox
 from .notify import build_notifier
 from .probe import probe
 from .ratelimit import install_rate_limit
@@ -30,6 +32,8 @@ def create_app(config: Mapping[str, object] | Settings | None = None) -> Flask:
     Raises `ConfigError` (one line, naming the variable) when a secret, the
     verify token or the encryption key is missing or malformed. The schema is
     not created here: run `fakemeta receiver migrate` (or `db.migrate`) first.
+    Unless `INBOX_DRAIN=external`, the app starts a daemon thread that applies
+    acknowledged deliveries (`drainer.py`); `receiver_state(app).close()` stops it.
     """
     settings = config if isinstance(config, Settings) else load_settings(config)
     app = Flask(__name__)
@@ -40,11 +44,15 @@ def create_app(config: Mapping[str, object] | Settings | None = None) -> Flask:
         settings=settings,
         engine=engine,
         sessions=sessions,
-        store=Store(sessions),
+        inbox=Inbox(engine),
+        store=Store(engine),
         notifier=build_notifier(settings, sessions),
         cipher=TokenCipher(settings.encryption_keys),
     )
     app.extensions[EXTENSION_KEY] = state
+    if settings.inbox_drain == "thread":
+        state.drainer = Drainer(state)
+        state.drainer.start()
     state.limiter = install_rate_limit(app, settings, webhook)
     app.register_blueprint(webhook)
     if settings.probe_token:

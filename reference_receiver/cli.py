@@ -8,7 +8,10 @@ stderr and exit 2, like click's own usage errors.
 from __future__ import annotations
 
 import re
+import signal
+import threading
 from collections.abc import Callable
+from dataclasses import replace
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -240,3 +243,62 @@ def logs(limit: int, action: str | None) -> None:
             log.created_at.isoformat(timespec="seconds"),
         )
     _console().print(table)
+
+
+@receiver.command()
+@click.option("--once", is_flag=True, help="Apply what is waiting now, then exit.")
+@_one_line_errors
+def drain(once: bool) -> None:
+    """Apply acknowledged deliveries from the inbox to clients, logs and notifications.
+
+    Every receiver process does this in a thread of its own unless
+    INBOX_DRAIN=external; run this then (as many as you like: on PostgreSQL
+    they share the work, on SQLite they take turns). Stops on SIGTERM or
+    Ctrl-C after the pass in progress.
+    """
+    import logging
+
+    from .app import create_app
+    from .drainer import Drainer, drain_forever
+    from .state import receiver_state
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = _settings()
+    app = create_app(replace(settings, inbox_drain="external"))
+    state = receiver_state(app)
+    drainer = Drainer(state)
+    try:
+        if once:
+            applied = drainer.drain()
+            counts = state.inbox.counts()
+            click.echo(
+                f"{applied} deliveries applied; {counts.waiting} waiting, "
+                f"{counts.failed} given up on"
+            )
+            return
+        stop = threading.Event()
+        for number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, lambda *_: stop.set())
+        click.echo("draining the inbox (Ctrl-C to stop)", err=True)
+        drain_forever(drainer, stop=stop)
+    finally:
+        state.close()
+
+
+@receiver.command()
+@click.option("--retry-failed", is_flag=True, help="Try deliveries that were given up on again.")
+@_one_line_errors
+def inbox(retry_failed: bool) -> None:
+    """How many acknowledged deliveries wait to be applied, and how many were given up on."""
+    from .inbox import Inbox
+
+    settings = _settings()
+    engine = create_db_engine(settings.database_url)
+    try:
+        box = Inbox(engine)
+        if retry_failed:
+            click.echo(f"{box.retry_failed()} deliveries will be tried again")
+        counts = box.counts()
+    finally:
+        engine.dispose()
+    click.echo(f"{counts.waiting} waiting, {counts.failed} given up on")

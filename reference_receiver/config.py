@@ -19,6 +19,7 @@ from cryptography.fernet import Fernet
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "DEFAULT_MAX_BODY_BYTES",
+    "INBOX_DRAIN_MODES",
     "ConfigError",
     "RateLimit",
     "Settings",
@@ -29,6 +30,9 @@ __all__ = [
 DEFAULT_DATABASE_URL = "sqlite:///fakemeta_receiver.sqlite3"
 DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024
 DEFAULT_RATE_LIMIT = "100/60"
+#: `thread`: every app process drains the inbox in a thread of its own (zero
+#: setup); `external`: only `fakemeta receiver drain` processes do.
+INBOX_DRAIN_MODES = ("thread", "external")
 
 _TOKEN_HINT = 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'  # noqa: S105 - a hint, not a secret
 _KEY_HINT = (
@@ -77,6 +81,7 @@ class Settings:
     fcm_credentials_file: str = ""
     fcm_access_token: str = ""
     fcm_endpoint: str = "https://fcm.googleapis.com"
+    inbox_drain: str = "thread"
 
     def __repr__(self) -> str:
         # Never print secrets, even in a traceback or a debug session.
@@ -86,7 +91,7 @@ class Settings:
             f"rate_limit_storage_uri={_redact_url(self.rate_limit_storage_uri)!r}, "
             f"trusted_proxy_hops={self.trusted_proxy_hops}, "
             f"max_body_bytes={self.max_body_bytes}, probe={'on' if self.probe_token else 'off'}, "
-            f"fcm={'on' if self.fcm_enabled else 'off'})"
+            f"fcm={'on' if self.fcm_enabled else 'off'}, inbox_drain={self.inbox_drain!r})"
         )
 
     @property
@@ -192,6 +197,12 @@ def load_settings(
     project = values.get("FCM_PROJECT_ID", "")
     if (credentials or values.get("FCM_ACCESS_TOKEN")) and not project:
         raise ConfigError("FCM_PROJECT_ID is not set: it is the Firebase project id")
+    drain = (values.get("INBOX_DRAIN", "") or "thread").strip().lower()
+    if drain not in INBOX_DRAIN_MODES:
+        raise ConfigError(
+            f"INBOX_DRAIN={drain!r} is not valid: thread (drain in every app process) "
+            "or external (run `fakemeta receiver drain`)"
+        )
     return Settings(
         app_secret=secret,
         verify_token=token,
@@ -208,4 +219,5 @@ def load_settings(
         fcm_credentials_file=credentials,
         fcm_access_token=values.get("FCM_ACCESS_TOKEN", ""),
         fcm_endpoint=values.get("FCM_ENDPOINT", "") or "https://fcm.googleapis.com",
+        inbox_drain=drain,
     )

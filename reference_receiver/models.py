@@ -1,4 +1,5 @@
-"""The seed's CRM as SQLAlchemy 2 models: companies, accounts, clients, logs.
+"""The seed's CRM as SQLAlchemy 2 models: companies, accounts, clients, logs,
+and the inbox of acknowledged deliveries waiting to be applied to them.
 
 Idempotency lives here, in unique constraints, so that it holds across
 threads, processes and servers: one client per (account, phone) and one log
@@ -13,10 +14,12 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -30,6 +33,7 @@ __all__ = [
     "Base",
     "Client",
     "Company",
+    "InboxDelivery",
     "IntegrationAccount",
     "IntegrationLog",
     "Notification",
@@ -166,3 +170,27 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(32), default="pending")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class InboxDelivery(Base):
+    """A verified delivery, stored as received before the 200 and deleted once applied.
+
+    `digest` is the delivery's verified HMAC-SHA256 (the signature header's
+    32 bytes): an identical redelivery that arrives while the first is still
+    waiting adds no second row. Rows are applied in `id` order by the drainer
+    (`reference_receiver/drainer.py`); a row whose processing keeps failing is
+    retried `attempts` times and then left here, with `last_error`, for a person.
+    """
+
+    __tablename__ = "webhook_inbox"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,11 +1,13 @@
 """Telling the company about a new inbound message: an outbox table or FCM.
 
-Notifiers run after the message is committed and never raise: the webhook's
-200 does not depend on them. The webhook hands over a change's new messages
-at once (`notify_all`), so the outbox notifier writes their `Notification`
-rows (the company's apps poll them) in one bulk insert. The FCM notifier posts to Firebase Cloud
-Messaging HTTP v1 from a small thread pool, so a slow or failing Firebase
-cannot delay the acknowledgement; it sends to the topic `company-<id>`.
+The drainer (`drainer.py`) hands over a pass's new messages at once. A
+notifier with `stage(session, events)` writes in the drainer's transaction,
+so the outbox notifier's `Notification` rows (the company's apps poll them)
+are committed with the logs they announce, in one bulk insert, or not at
+all. Others are called after the commit (`notify_all`) and never raise: the
+FCM notifier posts to Firebase Cloud Messaging HTTP v1 from a small thread
+pool, so a slow or failing Firebase cannot hold up the inbox; it sends to
+the topic `company-<id>`. Nothing here runs before the webhook's 200.
 """
 
 from __future__ import annotations
@@ -72,7 +74,8 @@ class NewMessage:
 
 
 class Notifier(Protocol):
-    """Tells about one new message; may also offer `notify_many(events)` (see `notify_all`)."""
+    """Tells about one new message; may also offer `notify_many(events)` (see
+    `notify_all`) and `stage(session, events)` (in the drainer's transaction)."""
 
     def notify(self, event: NewMessage) -> None: ...
 
@@ -119,6 +122,12 @@ class OutboxNotifier:
                     "could not write the notification for message %s", event.message_id
                 )
                 return
+
+    def stage(self, session: Session, events: Sequence[NewMessage]) -> None:
+        """Insert the rows in the caller's transaction, where the events' clients are
+        final (their logs were written in it), so they are not read again."""
+        if events:
+            self._insert(session, events, {}, utcnow())
 
     def notify_many(self, events: Sequence[NewMessage]) -> None:
         """One transaction and one bulk insert for all of `events`; one by one if that fails."""

@@ -2,6 +2,12 @@
 
 Mounted at `/_fakemeta/probe` only when `FAKEMETA_PROBE_TOKEN` is set, and
 every request must carry `Authorization: Bearer <that token>`.
+
+Deliveries are applied after they are acknowledged (`drainer.py`). A probe
+read first waits, up to `SETTLE_SECONDS`, for this process's drainer to
+apply what was acknowledged before it, so that it reports the store as the
+deliveries left it rather than a moment before (the suite would wait and
+ask again otherwise). With `INBOX_DRAIN=external` it reads at once.
 """
 
 from __future__ import annotations
@@ -17,17 +23,22 @@ from .state import receiver_state
 __all__ = ["PROBE_PREFIX", "probe"]
 
 PROBE_PREFIX = "/_fakemeta/probe"
+#: The longest a probe read waits for acknowledged deliveries to be applied.
+SETTLE_SECONDS = 3.0
 
 probe = Blueprint("fakemeta_probe", __name__, url_prefix=PROBE_PREFIX)
 
 
 @probe.before_request
 def _authorize() -> Response | None:
-    expected = receiver_state(current_app).settings.probe_token
+    state = receiver_state(current_app)
+    expected = state.settings.probe_token
     given = request.headers.get("Authorization", "")
     if expected and hmac.compare_digest(
         given.encode("utf-8", "replace"), f"Bearer {expected}".encode()
     ):
+        if state.drainer is not None:
+            state.drainer.wait_idle(SETTLE_SECONDS)
         return None
     response = Response("Unauthorized\n", 401, mimetype="text/plain")
     response.headers["WWW-Authenticate"] = 'Bearer realm="fakemeta-probe"'

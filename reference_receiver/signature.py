@@ -10,10 +10,11 @@ import hashlib
 import hmac
 import re
 
-__all__ = ["SIGNATURE_HEADER", "signature_is_valid"]
+__all__ = ["SIGNATURE_HEADER", "SIGNATURE_PREFIX", "signature_is_valid"]
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
-_PREFIX = "sha256="
+SIGNATURE_PREFIX = "sha256="
+_PREFIX = SIGNATURE_PREFIX
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 

@@ -1,21 +1,27 @@
 """Writing deliveries into the CRM: clients, logs, outbound statuses, events.
 
-A change's messages cost a fixed number of statements, not a few
-transactions each: on SQLite and PostgreSQL `record_messages` stores them
-in one transaction that looks the senders' clients up in bulk (by number
-and by business-scoped user id; the rules are in `identity.py`), inserts the
-missing ones and then the message logs with `INSERT ... ON CONFLICT DO
-NOTHING ... RETURNING`, and moves the touched clients forward with one
-executemany UPDATE. Deduplication stays the database's job: a row the unique
-constraints refuse is simply not returned, so a message comes back as new
-(and is notified) only from the transaction that logged it, also under
-concurrent redeliveries. Rows are inserted in key order, so that concurrent
-batches on PostgreSQL wait for each other instead of deadlocking.
+Every method writes in the session and transaction it is given: the
+drainer's (`drainer.py`), which applies a pass of inbox rows and deletes
+them in one transaction, so a delivery is applied exactly once.
 
-Should the bulk transaction fail for anything but an unreachable database
-(a deadlock between concurrent merges included), the change is stored again
-message by message (`record_message`, also the
-path for other databases), so one bad item does not cost the rest.
+Messages cost a fixed number of statements, not a few each: on SQLite and
+PostgreSQL `record_messages` stores a batch (one change, or the changes of
+many deliveries to one account, in order) in one savepoint that looks the
+senders' clients up in bulk (by number and by business-scoped user id; the
+rules are in `identity.py`), inserts the missing ones and then the message
+logs with `INSERT ... ON CONFLICT DO NOTHING ... RETURNING`, and moves the
+touched clients forward with one executemany UPDATE. Deduplication stays the
+database's job: a row the unique constraints refuse is simply not returned,
+so a message comes back as new (and is notified) only from the transaction
+that logged it, also under concurrent drainers. Rows are inserted in key
+order, so that concurrent batches on PostgreSQL wait for each other instead
+of deadlocking.
+
+Should the bulk savepoint fail for anything but an unreachable database (a
+deadlock between concurrent merges included), it is rolled back and the
+batch stored again message by message, each in a savepoint of its own
+(`record_message`, also the path for other databases), so one bad item does
+not cost the rest.
 """
 
 from __future__ import annotations
@@ -26,9 +32,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, func, select, update
+from sqlalchemy import Engine, Table, bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from . import bulk, events
 from .identity import ClientPlan, IdentityConflict
@@ -42,7 +48,7 @@ from .models import (
 from .notify import NewMessage
 from .payload import CLIENTLESS_TYPES, InboundMessage
 
-__all__ = ["AccountRef", "Store"]
+__all__ = ["AccountRef", "Store", "rolled_back"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +65,7 @@ class AccountRef:
     phone_number_id: str
 
 
-def _rolled_back(error: OperationalError) -> bool:
+def rolled_back(error: OperationalError) -> bool:
     """A deadlock or serialization failure (SQLSTATE class 40): worth another try, unlike
     an unreachable database. Concurrent deliveries that merge or re-key the same
     clients can meet in an order no sorting rules out."""
@@ -104,42 +110,42 @@ def _new_message(
 
 
 class Store:
-    """The receiver's writes: one transaction per change's messages, statuses or event."""
+    """The receiver's writes, in the caller's session: messages, statuses, events."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
-        bind = sessions.kw.get("bind")
-        self._bulk = bind is not None and bind.dialect.name in bulk.DIALECTS
+    def __init__(self, bind: Engine) -> None:
+        self._bulk = bind.dialect.name in bulk.DIALECTS
 
-    def find_account(self, phone_number_id: str) -> AccountRef | None:
+    @staticmethod
+    def find_account(session: Session, phone_number_id: str) -> AccountRef | None:
         """The connected WhatsApp account for `phone_number_id`, if any."""
-        with self._sessions() as session:
-            row = session.execute(
-                select(IntegrationAccount.id, IntegrationAccount.company_id).where(
-                    IntegrationAccount.platform == "whatsapp",
-                    IntegrationAccount.status == "connected",
-                    IntegrationAccount.phone_number_id == phone_number_id,
-                )
-            ).first()
+        row = session.execute(
+            select(IntegrationAccount.id, IntegrationAccount.company_id).where(
+                IntegrationAccount.platform == "whatsapp",
+                IntegrationAccount.status == "connected",
+                IntegrationAccount.phone_number_id == phone_number_id,
+            )
+        ).first()
         return None if row is None else AccountRef(row[0], row[1], phone_number_id)
 
-    # -- a change's messages, in bulk ------------------------------------------
+    # -- a batch of messages, in bulk ------------------------------------------
 
     def record_messages(
-        self, account: AccountRef, messages: Sequence[InboundMessage]
+        self, session: Session, account: AccountRef, messages: Sequence[InboundMessage]
     ) -> list[NewMessage]:
-        """Store a change's inbound messages; returns the newly stored ones, in order.
+        """Store inbound messages to `account`, in order; returns the newly stored ones.
 
         Redeliveries (message ids already logged, or repeated in the batch)
-        are left out. Raises `OperationalError` when the database is unreachable.
+        are left out. Raises `OperationalError` when the database is
+        unreachable, or keeps rolling a message back (a deadlock).
         """
         if not messages:
             return []
         if self._bulk:
             try:
-                return self._record_bulk(account, messages)
+                with session.begin_nested():
+                    return self._record_bulk(session, account, messages)
             except OperationalError as error:
-                if not _rolled_back(error):
+                if not rolled_back(error):
                     raise
                 logger.info(
                     "WhatsApp batch of %d message(s) was rolled back by the database (%s); "
@@ -162,21 +168,26 @@ class Store:
                 )
         stored = []
         for message in messages:
-            event = self._record_one(account, message)
+            event = self._record_one(session, account, message)
             if event is not None:
                 stored.append(event)
         if any(m.changes_identity or (m.sender and m.sender_user_id) for m in messages):
-            stored = self._current_clients(stored)  # a later message may have merged a client
+            # A later message may have merged a client.
+            stored = self._current_clients(session, stored)
         return stored
 
-    def _record_one(self, account: AccountRef, message: InboundMessage) -> NewMessage | None:
-        """`record_message`, again after a deadlock with a concurrent delivery (a
-        rolled-back transaction, not an outage: that still raises, for a 503)."""
+    def _record_one(
+        self, session: Session, account: AccountRef, message: InboundMessage
+    ) -> NewMessage | None:
+        """`record_message` in a savepoint, so that a message that fails leaves nothing
+        behind; again after a deadlock with a concurrent drainer (a rolled-back
+        statement, not an outage: that still raises, and the pass is retried)."""
         for attempt in range(_ATTEMPTS):
             try:
-                return self.record_message(account, message)
+                with session.begin_nested():
+                    return self.record_message(session, account, message)
             except OperationalError as error:
-                if attempt + 1 < _ATTEMPTS and _rolled_back(error):
+                if attempt + 1 < _ATTEMPTS and rolled_back(error):
                     continue
                 raise
             except Exception:
@@ -186,51 +197,48 @@ class Store:
                 return None
         return None
 
-    def _current_clients(self, events: list[NewMessage]) -> list[NewMessage]:
+    @staticmethod
+    def _current_clients(session: Session, events: list[NewMessage]) -> list[NewMessage]:
         """`events` with the client each one's log points at now (a merge moves logs)."""
         log_ids = [event.log_id for event in events]
-        with self._sessions() as session:
-            now = {
-                log_id: client_id
-                for condition in bulk.matching(session, _LOGS.c.id, log_ids)
-                for log_id, client_id in session.execute(
-                    select(_LOGS.c.id, _LOGS.c.client_id).where(condition)
-                )
-            }
+        now = {
+            log_id: client_id
+            for condition in bulk.matching(session, _LOGS.c.id, log_ids)
+            for log_id, client_id in session.execute(
+                select(_LOGS.c.id, _LOGS.c.client_id).where(condition)
+            )
+        }
         return [
             replace(event, client_id=now.get(event.log_id, event.client_id)) for event in events
         ]
 
     def _record_bulk(
-        self, account: AccountRef, messages: Sequence[InboundMessage]
+        self, session: Session, account: AccountRef, messages: Sequence[InboundMessage]
     ) -> list[NewMessage]:
         first: dict[str, InboundMessage] = {}
         for message in messages:
             first.setdefault(message.message_id, message)  # a repeat in the batch is a redelivery
         now = utcnow()
-        with self._sessions() as session, session.begin():
-            # A redelivery creates and changes no client: after a number change,
-            # an old message from the old number must not bring its client back.
-            logged = self._logged(session, account.id, list(first))
-            batch = [message for mid, message in first.items() if mid not in logged]
-            if not batch:
-                return []
-            clients, fresh = self._batch_clients(session, account, batch, now)
-            rows = [
-                _log_values(account, message, clients[index], now)
-                for index, message in enumerate(batch)
-            ]
-            rows.sort(key=lambda row: str(row["message_id"]))  # key order: batches lock alike
-            inserted = bulk.insert_rows(
-                session, _LOGS, rows, _LOGS.c.message_id, _LOGS.c.id, skip_conflicts=True
-            )
-            log_ids: dict[str, int] = {str(mid): int(log_id) for mid, log_id in inserted}
-            stored = [
-                (index, message)
-                for index, message in enumerate(batch)
-                if message.message_id in log_ids
-            ]
-            self._touch_clients(session, [(clients[i], m) for i, m in stored], now, fresh)
+        # A redelivery creates and changes no client: after a number change,
+        # an old message from the old number must not bring its client back.
+        logged = self._logged(session, account.id, list(first))
+        batch = [message for mid, message in first.items() if mid not in logged]
+        if not batch:
+            return []
+        clients, fresh = self._batch_clients(session, account, batch, now)
+        rows = [
+            _log_values(account, message, clients[index], now)
+            for index, message in enumerate(batch)
+        ]
+        rows.sort(key=lambda row: str(row["message_id"]))  # key order: batches lock alike
+        inserted = bulk.insert_rows(
+            session, _LOGS, rows, _LOGS.c.message_id, _LOGS.c.id, skip_conflicts=True
+        )
+        log_ids: dict[str, int] = {str(mid): int(log_id) for mid, log_id in inserted}
+        stored = [
+            (index, message) for index, message in enumerate(batch) if message.message_id in log_ids
+        ]
+        self._touch_clients(session, [(clients[i], m) for i, m in stored], now, fresh)
         return [_new_message(account, m, clients[i], log_ids[m.message_id]) for i, m in stored]
 
     def _batch_clients(
@@ -322,38 +330,45 @@ class Store:
 
     def _planned(
         self,
+        session: Session,
         account: AccountRef,
         message: InboundMessage,
         step: Callable[[ClientPlan], int | None],
     ) -> int | None:
-        """`step` on a plan of `message`'s clients, written in a transaction of its own.
+        """`step` on a plan of `message`'s clients, written in a savepoint of its own.
 
         A unique constraint that refuses the outcome means a concurrent
-        delivery changed these clients first: look again, a few times.
+        drainer changed these clients first: look again, a few times.
         """
         for attempt in range(_ATTEMPTS):
             try:
-                with self._sessions() as session, session.begin():
+                with session.begin_nested():
                     plan = ClientPlan.load(session, account.id, [message])
                     ref = step(plan)
                     plan.apply(session, account.company_id, utcnow(), skip_conflicts=False)
                     return None if ref is None else plan.client_id(ref)
             except (IntegrityError, OperationalError) as error:
                 if attempt == _ATTEMPTS - 1 or not (
-                    isinstance(error, IntegrityError) or _rolled_back(error)
+                    isinstance(error, IntegrityError) or rolled_back(error)
                 ):
                     raise
         return None
 
-    def _client_id(self, account: AccountRef, message: InboundMessage, create: bool) -> int | None:
-        return self._planned(account, message, lambda plan: plan.assign(message, create=create))
+    def _client_id(
+        self, session: Session, account: AccountRef, message: InboundMessage, create: bool
+    ) -> int | None:
+        return self._planned(
+            session, account, message, lambda plan: plan.assign(message, create=create)
+        )
 
-    def _change_identity(self, account: AccountRef, message: InboundMessage) -> None:
+    def _change_identity(
+        self, session: Session, account: AccountRef, message: InboundMessage
+    ) -> None:
         def change(plan: ClientPlan) -> None:
             plan.change_identity(message)
 
         try:
-            self._planned(account, message, change)
+            self._planned(session, account, message, change)
         except OperationalError:
             raise
         except Exception:
@@ -363,54 +378,61 @@ class Store:
                 message.message_id,
             )
 
-    def record_message(self, account: AccountRef, message: InboundMessage) -> NewMessage | None:
-        """Store one inbound message in its own transactions; None when already stored.
+    def record_message(
+        self, session: Session, account: AccountRef, message: InboundMessage
+    ) -> NewMessage | None:
+        """Store one inbound message; None when already stored.
 
-        The log row is inserted first in its transaction and a unique-constraint
-        violation means a redelivery: the client update is rolled back with it.
-        An identity change (CLIENT-10) is applied only by the delivery that logged it.
+        The log row is inserted in a savepoint and a unique-constraint
+        violation means a redelivery. An identity change (CLIENT-10) is applied
+        only by the delivery that logged it.
         """
-        if self.message_logged(account.id, message.message_id):
+        if self.message_logged(session, account.id, message.message_id):
             return None  # a redelivery creates and changes no client (see _record_bulk)
-        client_id = self._client_id(account, message, create=message.type not in CLIENTLESS_TYPES)
+        client_id = self._client_id(
+            session, account, message, create=message.type not in CLIENTLESS_TYPES
+        )
         log = IntegrationLog(**_log_values(account, message, client_id, utcnow()))
         try:
-            with self._sessions() as session, session.begin():
+            with session.begin_nested():
                 session.add(log)
                 session.flush()
                 if client_id is not None:
                     self._touch_clients(session, [(client_id, message)], utcnow())
         except IntegrityError:
-            if self.message_logged(account.id, message.message_id):
+            if self.message_logged(session, account.id, message.message_id):
                 return None
             raise
         if message.changes_identity:
-            self._change_identity(account, message)  # may merge this client: see record_messages
+            # May merge this client: see record_messages.
+            self._change_identity(session, account, message)
         return _new_message(account, message, client_id, log.id)
 
-    def message_logged(self, account_id: int, message_id: str) -> bool:
-        with self._sessions() as session:
-            count = session.execute(
-                select(func.count(IntegrationLog.id)).where(
-                    IntegrationLog.account_id == account_id,
-                    IntegrationLog.action == ACTION_MESSAGE_RECEIVED,
-                    IntegrationLog.message_id == message_id,
-                )
-            ).scalar_one()
+    @staticmethod
+    def message_logged(session: Session, account_id: int, message_id: str) -> bool:
+        count = session.execute(
+            select(func.count(IntegrationLog.id)).where(
+                IntegrationLog.account_id == account_id,
+                IntegrationLog.action == ACTION_MESSAGE_RECEIVED,
+                IntegrationLog.message_id == message_id,
+            )
+        ).scalar_one()
         return count > 0
 
     # -- statuses and events (reference_receiver/events.py) ----------------------
 
-    def record_statuses(self, account: AccountRef, statuses: list[Any]) -> int:
+    @staticmethod
+    def record_statuses(session: Session, account: AccountRef, statuses: list[Any]) -> int:
         """Move known outbound messages forward; log statuses of unknown ones. Returns updates."""
-        return events.record_statuses(self._sessions, account.company_id, account.id, statuses)
+        return events.record_statuses(session, account.company_id, account.id, statuses)
 
+    @staticmethod
     def record_event(
-        self, account: AccountRef | None, action: str, details: dict[str, Any]
+        session: Session, account: AccountRef | None, action: str, details: dict[str, Any]
     ) -> None:
         """A log row for anything that is not an inbound message or a status."""
         events.record_event(
-            self._sessions,
+            session,
             account.company_id if account else None,
             account.id if account else None,
             action,

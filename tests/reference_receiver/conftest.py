@@ -37,6 +37,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             "TRUSTED_PROXY_HOPS",
             "MAX_BODY_BYTES",
             "API_BASE_URL",
+            "INBOX_DRAIN",
         }:
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)

@@ -127,10 +127,33 @@ def base_config(tmp_path: Path, **overrides: object) -> dict[str, object]:
     return config
 
 
-def build_app(config: dict[str, object], *, account: bool = True) -> Flask:
+class SettleAfterDeliveries:
+    """WSGI middleware for tests of what a delivery stores: after each webhook POST,
+    wait until the app's drainer has applied what was acknowledged, so that the
+    test reads the store the delivery left (the receiver applies deliveries
+    after answering them). Tests of the inbox itself build apps without it."""
+
+    def __init__(self, app: Flask) -> None:
+        self._app = app
+        self._wsgi_app = app.wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        response = self._wsgi_app(environ, start_response)
+        if environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO") == WEBHOOK:
+            drainer = receiver_state(self._app).drainer
+            if drainer is not None and drainer.running:
+                assert drainer.wait_idle(30), "the drainer did not apply the delivery in 30 s"
+        return response
+
+
+def build_app(config: dict[str, object], *, account: bool = True, settle: bool = True) -> Flask:
+    """A migrated app with a connected account; with `settle`, each webhook POST
+    returns once the drainer has applied it (`SettleAfterDeliveries`)."""
     migrate(str(config["DATABASE_URL"]))
     app = create_app(config)
     app.config["TESTING"] = True
+    if settle:
+        app.wsgi_app = SettleAfterDeliveries(app)  # type: ignore[method-assign]
     if account:
         state = receiver_state(app)
         add_account(

@@ -148,3 +148,34 @@ def test_rotate_key(env: dict[str, str], tmp_path: Path) -> None:
     assert result.exit_code == 0  # type: ignore[attr-defined]
     assert "1 account(s) re-encrypted" in result.output  # type: ignore[attr-defined]
     assert run(only_new, "rotate-key").exit_code == 0  # type: ignore[attr-defined]
+
+
+def test_drain_once_applies_what_waits_and_inbox_counts_it(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """INBOX_DRAIN=external: the app only acknowledges; `receiver drain` applies."""
+    from receiver_helpers import WEBHOOK, meta_encode, sign
+
+    external = dict(env, INBOX_DRAIN="external")
+    app = build_app({**base_config(tmp_path), "INBOX_DRAIN": "external"}, settle=False)
+    for sender in ("2051", "2052"):
+        body = meta_encode(envelope([text_message(sender=sender)]))
+        response = app.test_client().post(
+            WEBHOOK, data=body, headers={"X-Hub-Signature-256": sign(body)}
+        )
+        assert response.status_code == 200
+    receiver_state(app).close()
+    waiting = run(external, "inbox")
+    assert waiting.output.strip() == "2 waiting, 0 given up on"  # type: ignore[attr-defined]
+    drained = run(external, "drain", "--once")
+    assert drained.exit_code == 0  # type: ignore[attr-defined]
+    assert "2 deliveries applied; 0 waiting, 0 given up on" in drained.output  # type: ignore[attr-defined]
+    assert "2052" in run(env, "clients").output  # type: ignore[attr-defined]
+    retried = run(external, "inbox", "--retry-failed")
+    assert "0 deliveries will be tried again" in retried.output  # type: ignore[attr-defined]
+
+
+def test_drain_on_an_unmigrated_database_is_one_line_exit_2(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(receiver, ["drain", "--once"], env=env)
+    assert result.exit_code == 2
+    assert "migrate" in result.output

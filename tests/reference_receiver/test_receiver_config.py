@@ -61,6 +61,7 @@ def test_defaults() -> None:
     assert settings.max_body_bytes == 3 * 1024 * 1024  # type: ignore[attr-defined]
     assert settings.database_url.startswith("sqlite:///")  # type: ignore[attr-defined]
     assert settings.probe_token == ""  # type: ignore[attr-defined]
+    assert settings.inbox_drain == "thread"  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -86,6 +87,7 @@ def test_bad_rate_limit_is_refused(text: str) -> None:
         ("RATE_LIMIT_STORAGE_URI", "mongodb://x", "RATE_LIMIT_STORAGE_URI"),
         ("FCM_CREDENTIALS_FILE", "/nonexistent.json", "FCM_CREDENTIALS_FILE"),
         ("FCM_ACCESS_TOKEN", "tok", "FCM_PROJECT_ID"),
+        ("INBOX_DRAIN", "sometimes", "INBOX_DRAIN"),
     ],
 )
 def test_other_malformed_values_name_their_variable(name: str, value: str, named: str) -> None:

@@ -345,15 +345,13 @@ def test_time_1_valid_delivery_acknowledged_within_3_seconds(deliver) -> None:
 
 
 def test_database_outage_is_503_so_meta_retries(deliver, app) -> None:
-    """A database that cannot be reached is not acknowledged (Meta will redeliver)."""
+    """A database that cannot take the delivery is not acknowledged (Meta will redeliver)."""
     state = receiver_state(app)
     from sqlalchemy import create_engine
 
-    from reference_receiver.db import make_session_factory
-    from reference_receiver.store import Store
+    from reference_receiver.inbox import Inbox
 
-    broken = create_engine("sqlite:////nonexistent-dir/x/y.sqlite3")
-    state.store = Store(make_session_factory(broken))
+    state.inbox = Inbox(create_engine("sqlite:////nonexistent-dir/x/y.sqlite3"))
     response = deliver(envelope([text_message()]))
     assert response.status_code == 503
     assert response.headers["Retry-After"]
