@@ -10,6 +10,7 @@ the `_text` strategies so that receivers meet hostile strings here too.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 from hypothesis import strategies as st
@@ -44,6 +45,16 @@ _template_names = st.one_of(
 _languages = st.sampled_from(("en_US", "en", "pt_BR", "ar", "es_MX", "hi", "id", "de"))
 _categories = st.sampled_from(("AUTHENTICATION", "MARKETING", "UTILITY"))
 _free_text = texts(max_size=256)
+# `waba_ban_date` is a date in English words, day unpadded: "October 9, 2023"
+# (Meta's account_update reference example; pywa parses it with "%B %d, %Y").
+# English month names, whatever the process's locale.
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+_ban_dates = st.dates(min_value=date(2019, 1, 1), max_value=date(2030, 12, 31)).map(
+    lambda day: f"{_MONTHS[day.month - 1]} {day.day}, {day.year}"
+)
 
 
 def _template_kwargs() -> st.SearchStrategy[JSON]:
@@ -68,7 +79,7 @@ def account_updates() -> st.SearchStrategy[JSON]:
                 "DISABLED_UPDATE", ban_state=state, ban_date=date
             ),
             st.sampled_from(("DISABLE", "REINSTATE", "SCHEDULE_FOR_DISABLE")),
-            _free_text,
+            _ban_dates,
         ),
         st.builds(
             lambda event, info: builders.account_update(event, waba_info=info),
