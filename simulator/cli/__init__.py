@@ -9,17 +9,10 @@ shows a traceback for those.
 from __future__ import annotations
 
 import sys
-from importlib import metadata
 
 import click
 
-from contract_tests.cli import check_command
-from simulator.cli._fixtures import fixtures_group
-from simulator.cli._load import load_command
-from simulator.cli._send import send_command
-from simulator.cli._serve import serve_command
-from simulator.cli._sign import sign_command
-from simulator.cli._verify import verify_command
+from simulator.cli._lazy import LazyGroup
 from simulator.errors import SimulatorError
 
 __all__ = ["cli", "main"]
@@ -27,32 +20,34 @@ __all__ = ["cli", "main"]
 #: Exit status for a usage or configuration error or an unreachable receiver.
 EXIT_USAGE = 2
 
+#: Each command as "module:attribute", imported only when it is run (or for
+#: `--help`): `fakemeta send` does not pay for the contract suite's or the
+#: reference receiver's imports.
+COMMANDS = {
+    "send": "simulator.cli._send:send_command",
+    "verify": "simulator.cli._verify:verify_command",
+    "sign": "simulator.cli._sign:sign_command",
+    "fixtures": "simulator.cli._fixtures:fixtures_group",
+    "check": "contract_tests.cli:check_command",
+    "serve": "simulator.cli._serve:serve_command",
+    "load": "simulator.cli._load:load_command",
+    "receiver": "reference_receiver.cli:receiver",
+}
+#: Commands from the other packages, mounted when they are installed.
+OPTIONAL_COMMANDS = ("receiver",)
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(metadata.version("fakemeta"), prog_name="fakemeta")
+
+@click.group(
+    cls=LazyGroup,
+    lazy_subcommands=COMMANDS,
+    optional=OPTIONAL_COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+# The version is looked up when asked for: importing importlib.metadata at
+# start-up costs every command some 20 ms.
+@click.version_option(package_name="fakemeta", prog_name="fakemeta")
 def cli() -> None:
     """A fake Meta for WhatsApp Cloud API webhooks."""
-
-
-cli.add_command(send_command)
-cli.add_command(verify_command)
-cli.add_command(sign_command)
-cli.add_command(fixtures_group)
-cli.add_command(check_command)
-cli.add_command(serve_command)
-cli.add_command(load_command)
-
-
-def _mount_optional_commands() -> None:
-    """Commands from the other packages, mounted when they are installed."""
-    try:
-        from reference_receiver.cli import receiver
-    except ImportError:  # pragma: no cover - present in every distribution
-        return
-    cli.add_command(receiver)
-
-
-_mount_optional_commands()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from simulator import eras
 from simulator.eras import Era
 from simulator.errors import UnknownEra
-from simulator.targets import Exchange
+
+if TYPE_CHECKING:
+    # For an annotation only: `fakemeta fixtures` needs neither the targets nor asyncio.
+    from simulator.targets import Exchange
 
 __all__ = ["Receiver", "era_option", "looks_like_url", "receiver_at", "show_exchange", "trim"]
 
