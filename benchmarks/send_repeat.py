@@ -13,15 +13,15 @@ answering `return 200`, say). Then, against that same endpoint, in turns:
   line for each, sends them and prints every attempt. Its output goes to a
   pipe that is read and checked (`N of N deliveries acknowledged`);
 - cli startup: the same command with `--repeat 1` (3 runs a round):
-  interpreter start, imports (the `fakemeta` package imports the reference
-  receiver and the contract suite too, most of a second), one build and
+  interpreter start, imports (subcommands load lazily, so `send` imports
+  neither the reference receiver nor the contract suite), one build and
   one request: the part of a run that does not grow with N.
 
 Every side runs `--rounds` times, alternating, and the best round of each
 counts. Prints the sender's rate, the command's rate end to end (startup
 included) and per request (`(N - 1) / (time(N) - time(1))`, startup taken
-out), and the ratio of each to the sender. Target: per request, at least
-0.5 of the sender.
+out), and the ratio of each to the sender. Target: at least 0.5 of the
+sender, whole command included.
 
     python benchmarks/send_repeat.py [--count 2000] [--rounds 3] [--url URL]
 """
