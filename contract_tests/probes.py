@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import httpx
 
 from contract_tests.errors import ContractUsageError, Skipped
+from simulator.load.probe import probe_records, probe_unanswered
 
 __all__ = ["CallableProbe", "HttpProbe", "Probe", "ProbeError"]
 
@@ -103,19 +104,6 @@ class HttpProbe:
         try:
             response = self._client.get(url, params=params)
         except httpx.HTTPError as exc:
-            raise ProbeError(f"probe {url} did not answer ({exc}); check --probe") from None
-        if response.status_code in (401, 403):
-            raise ProbeError(
-                f"probe {url} refused the token (HTTP {response.status_code}); check --probe-token"
-            )
-        if response.status_code != 200:
-            raise ProbeError(f"probe {url} answered HTTP {response.status_code}; check --probe")
-        try:
-            records = response.json()[what]
-        except (ValueError, KeyError, TypeError):
-            raise ProbeError(
-                f"probe {url} answered without a {what!r} list: {response.text[:120]!r}"
-            ) from None
-        if not isinstance(records, list):
-            raise ProbeError(f"probe {url}: {what!r} is not a list")
+            raise probe_unanswered(url, exc, error=ProbeError) from None
+        records = probe_records(response, url, what, error=ProbeError)
         return [r for r in records if isinstance(r, dict)]

@@ -4,7 +4,9 @@ The data flow, one module per step:
 
     mix.py      --mix text=8,image=1,status=3  ->  Mix
     bodies.py   builders -> templates -> unique, Meta-encoded, signed bodies
-    engine.py   one worker: keep-alive connections, rate, Meta's duplicates and retries
+    engine.py   one worker: keep-alive connections, rate, Meta's duplicates and retries,
+                in layers: _pacing.py (what to send when), _outcomes.py (answers,
+                retries, duplicates), _connecting.py (connections and reconnects)
     runner.py   worker processes, merged counts, stall and Ctrl-C handling
     report.py   progress line, final table, JSON report, --fail-if thresholds
     probe.py    what the receiver stored against what it acknowledged
@@ -26,7 +28,7 @@ from simulator.load.mix import DEFAULT_MIX, Mix, parse_mix
 
 _LAZY = {
     "WorkerPlan": "engine",
-    "ProbeCount": "report",
+    "ProbeCount": "probe",
     "Summary": "report",
     "Threshold": "report",
     "parse_threshold": "report",

@@ -8,19 +8,24 @@ not stored, two or more a message stored twice. A receiver may store after
 answering, so ids not found are asked again after 1 s and 2 s before they
 count as missing. Requests go `concurrency` at a time; statuses are not
 counted, as the probe protocol has no statuses.
+
+`probe_records` and `probe_unanswered` read any answer of the probe
+protocol; the contract suite's HTTP probe (`contract_tests.probes`) uses
+them too, with its own error class.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
 from simulator.errors import UsageError
-from simulator.load.report import ProbeCount
 
-__all__ = ["ProbeUnusable", "count_stored"]
+__all__ = ["ProbeCount", "ProbeUnusable", "count_stored", "probe_records", "probe_unanswered"]
 
 _RECHECKS = (1.0, 2.0)
 
@@ -32,6 +37,20 @@ class ProbeUnusable(UsageError):
     probe API. Fix: point `--probe` at the probe's base URL (the one that
     serves `/messages?id=`) and give its token.
     """
+
+
+@dataclass(frozen=True)
+class ProbeCount:
+    """What the receiver stored against what it acknowledged, by message id."""
+
+    checked: int
+    missing: tuple[str, ...]  # acknowledged, not stored
+    doubled: tuple[str, ...]  # stored more than once
+    statuses_skipped: bool = True
+
+    @property
+    def gap(self) -> int:
+        return len(self.missing) + len(self.doubled)
 
 
 def count_stored(
@@ -99,19 +118,34 @@ async def _stored(client: httpx.AsyncClient, base: str, message_id: str) -> int:
     try:
         response = await client.get(base, params={"id": message_id})
     except httpx.HTTPError as exc:
-        raise ProbeUnusable(f"probe {base} did not answer ({exc or type(exc).__name__})") from None
+        raise probe_unanswered(base, exc) from None
+    return len(probe_records(response, base, "messages"))
+
+
+def probe_unanswered(
+    url: str, exc: httpx.HTTPError, *, error: type[UsageError] = ProbeUnusable
+) -> UsageError:
+    """The `error` to raise when a request to the probe at `url` got no answer."""
+    return error(f"probe {url} did not answer ({exc or type(exc).__name__}); check --probe")
+
+
+def probe_records(
+    response: httpx.Response, url: str, key: str, *, error: type[UsageError] = ProbeUnusable
+) -> list[Any]:
+    """The `key` list ("messages", "clients") of the probe's answer from
+    `url`, or `error` saying in one line what is wrong with the answer."""
     if response.status_code in (401, 403):
-        raise ProbeUnusable(
-            f"probe {base} refused the token (HTTP {response.status_code}); check --probe-token"
+        raise error(
+            f"probe {url} refused the token (HTTP {response.status_code}); check --probe-token"
         )
     if response.status_code != 200:
-        raise ProbeUnusable(f"probe {base} answered HTTP {response.status_code}; check --probe")
+        raise error(f"probe {url} answered HTTP {response.status_code}; check --probe")
     try:
-        records = response.json()["messages"]
+        records = response.json()[key]
     except (ValueError, KeyError, TypeError):
-        raise ProbeUnusable(
-            f"probe {base} answered without a 'messages' list: {response.text[:80]!r}"
+        raise error(
+            f"probe {url} answered without a {key!r} list: {response.text[:120]!r}"
         ) from None
     if not isinstance(records, list):
-        raise ProbeUnusable(f"probe {base}: 'messages' is not a list")
-    return len(records)
+        raise error(f"probe {url}: {key!r} is not a list")
+    return records

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.errors import BadInput
+from simulator.load.probe import ProbeCount
 from simulator.load.runner import Progress, RunResult
 
 __all__ = [
@@ -42,20 +43,6 @@ def parse_seconds(text: str, option: str, *, default_unit: str = "s") -> float:
     if match is None:
         raise BadInput(f"{option} {text!r}: give a number with an optional unit (500ms, 10s, 2m)")
     return float(match.group(1)) * _UNITS[match.group(2) or default_unit]
-
-
-@dataclass(frozen=True)
-class ProbeCount:
-    """What the receiver stored against what it acknowledged, by message id."""
-
-    checked: int
-    missing: tuple[str, ...]  # acknowledged, not stored
-    doubled: tuple[str, ...]  # stored more than once
-    statuses_skipped: bool = True
-
-    @property
-    def gap(self) -> int:
-        return len(self.missing) + len(self.doubled)
 
 
 @dataclass
