@@ -36,8 +36,6 @@ import pstats
 import random
 import resource
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +44,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from _nginx import find_nginx, start_nginx, stop_nginx
 
 from simulator import eras
 from simulator.envelopes import Account
@@ -56,32 +56,9 @@ from simulator.load.mix import DEFAULT_MIX, parse_mix
 
 SECRET = "benchmark-secret"
 
-NGINX_CONF = """
-worker_processes auto;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    keepalive_requests 10000000;
-    keepalive_timeout 60s;
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{ return 200 "OK"; }}
-    }}
-}}
-"""
-
 
 def ensure_tools() -> tuple[str, str]:
-    nginx = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
+    nginx = find_nginx()
     wrk = shutil.which("wrk")
     if nginx and wrk:
         return nginx, wrk
@@ -91,33 +68,6 @@ def ensure_tools() -> tuple[str, str]:
         subprocess.run(["apt-get", "install", "-y", "-qq", "nginx", "wrk"], check=True)
         return ensure_tools()
     sys.exit("this benchmark needs nginx and wrk: sudo apt-get install -y nginx wrk")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_nginx(nginx: str, directory: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    conf = directory / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(dir=directory, port=port))
-    process = subprocess.Popen(
-        [nginx, "-c", str(conf), "-p", str(directory), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return process, f"http://127.0.0.1:{port}/webhook"
-        except OSError:
-            if process.poll() is not None:
-                raise SystemExit(f"nginx did not start: {process.stderr.read().decode()}") from None
-            time.sleep(0.05)
-    raise SystemExit("nginx did not start listening within 10 s")
 
 
 def typical_body() -> tuple[bytes, bytes, bytes]:
@@ -339,12 +289,7 @@ def main() -> None:
             if args.profile:
                 profile(url, args.connections)
         finally:
-            process.send_signal(signal.SIGQUIT)  # nginx: graceful stop
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_nginx(process)
 
 
 if __name__ == "__main__":

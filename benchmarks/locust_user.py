@@ -30,8 +30,6 @@ import argparse
 import json
 import os
 import random
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +37,7 @@ import time
 from pathlib import Path
 
 import httpx
+from _nginx import find_nginx, start_nginx
 
 from simulator.eras import CURRENT
 from simulator.graph.state import DEFAULT_PHONE_NUMBER
@@ -92,53 +91,6 @@ def _stopped(environment, **_):
     requests = environment.stats.total.num_requests
     Path(os.environ["FAKEMETA_BENCH_CPU"]).write_text(json.dumps([cpu, requests]))
 """
-
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    keepalive_requests 10000000;
-    keepalive_timeout 300s;
-    client_max_body_size 1m;
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{ return 200 "ok"; }}
-    }}
-}}
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def start_nginx(directory: Path) -> tuple[subprocess.Popen[bytes], str] | None:
-    """nginx on a free loopback port, or None when there is no nginx."""
-    nginx = shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
-    )
-    if nginx is None:
-        return None
-    port = free_port()
-    conf = directory / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(dir=directory, port=port))
-    process = subprocess.Popen(
-        [nginx, "-p", str(directory), "-c", str(conf), "-e", str(directory / "error.log")],
-        stderr=subprocess.DEVNULL,
-    )
-    return process, f"http://127.0.0.1:{port}/webhook"
 
 
 def start_stub() -> tuple[subprocess.Popen[bytes], str]:
@@ -236,12 +188,15 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="fakemeta-locust-bench-") as temp:
         directory = Path(temp)
-        (directory / "nginx").mkdir()
-        started = start_nginx(directory / "nginx")
-        server = "nginx"
-        if started is None:
-            started, server = start_stub(), "the asyncio stub endpoint (no nginx installed)"
-        process, url = started
+        nginx = find_nginx()
+        if nginx is None:
+            server = "the asyncio stub endpoint (no nginx installed)"
+            process, url = start_stub()
+        else:
+            (directory / "nginx").mkdir()
+            # One worker: the machine's other cores are Locust's.
+            server = "nginx"
+            process, url = start_nginx(nginx, directory / "nginx", workers="1")
         try:
             wait_ready(url)
             write_fixed(directory)

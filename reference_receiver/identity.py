@@ -186,14 +186,8 @@ class ClientPlan:
         regenerates the business-scoped id with the number). A client that
         already holds either new identifier, and no other number or user id,
         is the same user seen first (Meta keeps no order): merged."""
-        old_phone, old_user = message.sender, message.sender_user_id
-        candidates = _keys(old_phone, None) + _keys(None, old_user)
-        ref = next((self._refs[key] for key in candidates if key in self._refs), None)
+        ref = self._changing(message, "phone")
         if ref is None:
-            logger.info(
-                "WhatsApp system message %s: no client to change; nothing created",
-                message.message_id,
-            )
             return
         client = self._clients[ref]
         if (client.phone, client.user_id) == (new_phone, new_user):
@@ -246,19 +240,24 @@ class ClientPlan:
             self._merges.append((kept, gone))
         return kept
 
-    def _move(self, message: InboundMessage, kind: str, new: str) -> None:
-        old_phone, old_user = message.sender, message.sender_user_id
-        # The client the change is about: by the identifier that changes, else by the other.
-        if kind == "phone":
-            candidates = _keys(old_phone, None) + _keys(None, old_user)
-        else:
-            candidates = _keys(None, old_user) + _keys(old_phone, None)
+    def _changing(self, message: InboundMessage, kind: str) -> int | None:
+        """The client an identity change is about: found by the sender's
+        identifier of `kind` (the one that changes), else by the other; None,
+        logged, when neither is known (nothing is created for a change)."""
+        by_phone = _keys(message.sender, None)
+        by_user = _keys(None, message.sender_user_id)
+        candidates = by_phone + by_user if kind == "phone" else by_user + by_phone
         ref = next((self._refs[key] for key in candidates if key in self._refs), None)
         if ref is None:
             logger.info(
                 "WhatsApp system message %s: no client to change; nothing created",
                 message.message_id,
             )
+        return ref
+
+    def _move(self, message: InboundMessage, kind: str, new: str) -> None:
+        ref = self._changing(message, kind)
+        if ref is None:
             return
         client = self._clients[ref]
         current = client.phone if kind == "phone" else client.user_id

@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from simulator import catalog, eras
 from simulator._drift_spec import (
@@ -46,7 +46,21 @@ from simulator.eras import Era
 from simulator.errors import UsageError
 from simulator.types import Payload
 
-__all__ = ["DIRECTIONS", "EXCEPTIONS", "Drift", "compare", "generated_paths", "main"]
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+
+__all__ = [
+    "DIRECTIONS",
+    "EXCEPTIONS",
+    "Drift",
+    "compare",
+    "derandomized_examples",
+    "generated_paths",
+    "main",
+    "sampled_payloads",
+]
+
+T = TypeVar("T")
 
 #: Where the reviewed list of known differences lives.
 EXCEPTIONS = Path(__file__).resolve().parent / "drift_exceptions.toml"
@@ -136,26 +150,34 @@ def load_exceptions(path: Path) -> dict[Drift, str]:
     return known
 
 
+def derandomized_examples(strategy: SearchStrategy[T], count: int) -> list[T]:
+    """`count` examples of `strategy`, derandomized: the same list on every
+    run of the same Hypothesis, never stored in or replayed from its database."""
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    out: list[T] = []
+
+    @settings(
+        max_examples=count, derandomize=True, database=None, deadline=None,
+        phases=[Phase.generate], suppress_health_check=list(HealthCheck),
+    )  # fmt: skip
+    @given(strategy)
+    def collect(example: T) -> None:
+        out.append(example)
+
+    collect()
+    return out
+
+
 def sampled_payloads(count: int, era: Era | str | None = None) -> list[Payload]:
     """`count` deliveries of the era from each of the message, status and
     error strategies, derandomized: the same sample on every run of the same
     Hypothesis."""
-    from hypothesis import HealthCheck, Phase, given, settings
-
     from simulator.strategies import error_payloads, message_payloads, status_payloads
 
     out: list[Payload] = []
     for strategy in (message_payloads(era=era), status_payloads(era=era), error_payloads()):
-
-        @settings(
-            max_examples=count, derandomize=True, database=None, deadline=None,
-            phases=[Phase.generate], suppress_health_check=list(HealthCheck),
-        )  # fmt: skip
-        @given(strategy)
-        def collect(payload: Payload) -> None:
-            out.append(payload)
-
-        collect()
+        out += derandomized_examples(strategy, count)
     return out
 
 

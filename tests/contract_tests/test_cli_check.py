@@ -20,9 +20,10 @@ import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+import cli_helpers
 import pytest
+from check_helpers import ENV_NAMES, check_process
 from flask import Flask, Response, request
 from werkzeug.serving import make_server
 
@@ -32,25 +33,12 @@ from simulator.cli import main
 
 TOKEN = "right-verify-token"
 SECRET = "broken-receiver-app-secret"
-ENV_NAMES = (
-    "META_WEBHOOK_VERIFY_TOKEN",
-    "META_CLIENT_SECRET",
-    "FAKEMETA_PHONE_NUMBER_ID",
-    "FAKEMETA_PROBE_URL",
-    "FAKEMETA_PROBE_TOKEN",
-    "FAKEMETA_ERA",
-)
 ANSI = re.compile(r"\x1b\[")
 # The handshake requirements, by full ID: `-k VERIFY` would also select any
 # later check whose name happens to contain "verify".
 VERIFY = tuple(part for n in range(1, 6) for part in ("-k", f"VERIFY-{n}"))
 
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
+pytestmark = pytest.mark.usefixtures("check_environment")
 
 
 def _broken_app() -> Flask:
@@ -90,21 +78,7 @@ def unreachable_url() -> str:
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(["check", *args])
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out, err
-
-
-def run_process(*args: str, env: dict[str, str] | None = None) -> Any:
-    return subprocess.run(
-        [sys.executable, "-c", "from simulator.cli import main; main()", "check", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", **(env or {})},
-    )
+    return cli_helpers.run(capsys, "check", *args)
 
 
 def secrets_for_broken() -> tuple[str, ...]:
@@ -294,7 +268,7 @@ def test_meta_profile_skips_should_requirements(
 
 
 def test_unreachable_receiver_exits_2_with_one_line(unreachable_url: str) -> None:
-    done = run_process(unreachable_url, *secrets_for_broken(), *VERIFY)
+    done = check_process(unreachable_url, *secrets_for_broken(), *VERIFY)
     assert done.returncode == 2
     assert "Traceback" not in done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()
@@ -376,7 +350,7 @@ def test_bad_url_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_piped_subprocess_output_is_plain(broken_url: str) -> None:
-    done = run_process(broken_url, *secrets_for_broken(), "-k", "VERIFY-2", "--seed", "5")
+    done = check_process(broken_url, *secrets_for_broken(), "-k", "VERIFY-2", "--seed", "5")
     assert done.returncode == 1
     assert not ANSI.search(done.stdout)
     assert "✗ VERIFY-2::wrong_token_is_refused" in done.stdout

@@ -9,14 +9,13 @@ from the in-process memory receiver.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from check_helpers import check_process
 from memory_receiver import PATH, MemoryReceiver
 
 from contract_tests._plugin_items import pytest_words
@@ -33,18 +32,7 @@ from simulator.targets import Exchange, Target, target_for
 NO_USER_IDS = "era 2025 has no business-scoped user ids: run with --era 2026"
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "META_WEBHOOK_VERIFY_TOKEN",
-        "META_CLIENT_SECRET",
-        "FAKEMETA_PHONE_NUMBER_ID",
-        "FAKEMETA_PROBE_URL",
-        "FAKEMETA_PROBE_TOKEN",
-        "FAKEMETA_ERA",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
+pytestmark = pytest.mark.usefixtures("check_environment")
 
 
 def outcomes(report: Report, ids: Sequence[str]) -> dict[str, str]:
@@ -112,18 +100,8 @@ def test_a_past_era_is_in_the_reproduce_command() -> None:
 # --- usage errors ----------------------------------------------------------------
 
 
-def _check_process(*args: str, env: dict[str, str] | None = None) -> Any:
-    return subprocess.run(
-        [sys.executable, "-c", "from simulator.cli import main; main()", "check", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", **(env or {})},
-    )
-
-
 def test_an_unknown_era_exits_2_with_one_line_before_anything_starts() -> None:
-    done = _check_process("--era", "1999")
+    done = check_process("--era", "1999")
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.strip().splitlines() == [
@@ -132,7 +110,7 @@ def test_an_unknown_era_exits_2_with_one_line_before_anything_starts() -> None:
 
 
 def test_the_era_comes_from_the_environment_too(capsys: pytest.CaptureFixture[str]) -> None:
-    done = _check_process("-k", "VERIFY-1", env={"FAKEMETA_ERA": "1999"})
+    done = check_process("-k", "VERIFY-1", env={"FAKEMETA_ERA": "1999"})
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1
     with pytest.raises(SystemExit):

@@ -2,7 +2,8 @@
 
 Fixture names start with `loopback_` (this conftest is shared with other
 simulator tests). The receiver records every request exactly as it arrived
-and verifies signatures with `simulator.signing.verify_signature`.
+and verifies signatures with `simulator.signing.verify_signature`;
+`loopback_cli` runs a `fakemeta` command against it, signed with its secret.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
+from cli_helpers import Cli, run
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request as WerkzeugRequest
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -104,6 +106,18 @@ def loopback_receiver() -> Iterator[LoopbackReceiver]:
 def loopback_secret() -> str:
     """The app secret `loopback_receiver` verifies signatures with."""
     return LOOPBACK_SECRET
+
+
+@pytest.fixture
+def loopback_cli(capsys: pytest.CaptureFixture[str], loopback_receiver: LoopbackReceiver) -> Cli:
+    """`loopback_cli(COMMAND, *args)`: `fakemeta COMMAND URL *args --app-secret
+    SECRET` in-process, to `loopback_receiver` with its secret; returns the
+    exit status, stdout and stderr."""
+
+    def cli(command: str, *args: str) -> tuple[int, str, str]:
+        return run(capsys, command, loopback_receiver.url, *args, "--app-secret", LOOPBACK_SECRET)
+
+    return cli
 
 
 @pytest.fixture

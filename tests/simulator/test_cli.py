@@ -15,19 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import Cli, run
 
 from simulator import fixtures
-from simulator.cli import main
 from simulator.graph.state import user_id_of
 from simulator.signing import sign
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 def run_process(*args: str, stdin: bytes = b"", env: dict[str, str] | None = None) -> Any:
@@ -54,12 +46,11 @@ def _messages(request: Any) -> list[dict[str, Any]]:
 
 
 def test_send_text_arrives_signed_and_is_reported(
-    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
+    loopback_cli: Cli, loopback_receiver: Any
 ) -> None:
-    code, out, _ = run(
-        capsys, "send", loopback_receiver.url, "text", "--app-secret", loopback_secret,
-        "--phone-number-id", "106540352242922", "--from", "966501234567",
-    )  # fmt: skip
+    code, out, _ = loopback_cli(
+        "send", "text", "--phone-number-id", "106540352242922", "--from", "966501234567"
+    )
     assert code == 0
     (request,) = loopback_receiver.requests
     assert request.signature_ok
@@ -75,12 +66,9 @@ def test_send_text_arrives_signed_and_is_reported(
 
 
 def test_send_fixture_sends_its_exact_bytes(
-    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
+    loopback_cli: Cli, loopback_receiver: Any, loopback_secret: str
 ) -> None:
-    code, _, _ = run(
-        capsys, "send", loopback_receiver.url, "--fixture", "messages/image",
-        "--app-secret", loopback_secret,
-    )  # fmt: skip
+    code, _, _ = loopback_cli("send", "--fixture", "messages/image")
     assert code == 0
     (request,) = loopback_receiver.requests
     wire = fixtures.load("messages/image").wire
@@ -88,12 +76,10 @@ def test_send_fixture_sends_its_exact_bytes(
     assert request.header("X-Hub-Signature-256") == sign(wire, loopback_secret)
 
 
-def test_send_overrides_batch_and_repeat(
-    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
-) -> None:
-    code, _, _ = run(
-        capsys, "send", loopback_receiver.url, "text", "--app-secret", loopback_secret,
-        "--set", "message.text.body=مرحبا 👋 https://x.y/z", "--batch", "3", "--repeat", "2",
+def test_send_overrides_batch_and_repeat(loopback_cli: Cli, loopback_receiver: Any) -> None:
+    code, _, _ = loopback_cli(
+        "send", "text", "--set", "message.text.body=مرحبا 👋 https://x.y/z", "--batch", "3",
+        "--repeat", "2",
     )  # fmt: skip
     assert code == 0
     assert len(loopback_receiver.requests) == 2
@@ -111,13 +97,9 @@ def test_send_overrides_batch_and_repeat(
     assert len(set(ids)) == 6, "every built payload has fresh message ids"
 
 
-def test_send_status_and_field_variants(
-    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
-) -> None:
+def test_send_status_and_field_variants(loopback_cli: Cli, loopback_receiver: Any) -> None:
     for variant in ("statuses/read", "fields/template_approved", "batches/two_changes_one_entry"):
-        code, _, _ = run(
-            capsys, "send", loopback_receiver.url, variant, "--app-secret", loopback_secret
-        )
+        code, _, _ = loopback_cli("send", variant)
         assert code == 0, variant
     fields = [
         json.loads(r.body)["entry"][0]["changes"][0]["field"] for r in loopback_receiver.requests
@@ -125,11 +107,9 @@ def test_send_status_and_field_variants(
     assert fields == ["messages", "message_template_status_update", "messages"]
 
 
-def test_send_not_acknowledged_exits_1(
-    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
-) -> None:
+def test_send_not_acknowledged_exits_1(loopback_cli: Cli, loopback_receiver: Any) -> None:
     loopback_receiver.respond(500)
-    code, out, _ = run(capsys, "send", loopback_receiver.url, "--app-secret", loopback_secret)
+    code, out, _ = loopback_cli("send")
     assert code == 1
     assert "HTTP 500" in out
     assert "0 of 1 deliveries acknowledged" in out
@@ -137,14 +117,11 @@ def test_send_not_acknowledged_exits_1(
 
 
 def test_send_retry_follows_metas_schedule_on_a_compressed_clock(
-    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
+    loopback_cli: Cli, loopback_receiver: Any
 ) -> None:
     loopback_receiver.respond(500, 503)
     started = time.monotonic()
-    code, out, _ = run(
-        capsys, "send", loopback_receiver.url, "--app-secret", loopback_secret,
-        "--retry", "--time-scale", "100000",
-    )  # fmt: skip
+    code, out, _ = loopback_cli("send", "--retry", "--time-scale", "100000")
     assert code == 0
     assert time.monotonic() - started < 10
     assert len(loopback_receiver.requests) == 3
@@ -157,12 +134,9 @@ def test_send_retry_follows_metas_schedule_on_a_compressed_clock(
 
 
 def test_send_duplicates_deliver_the_same_bytes_twice(
-    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
+    loopback_cli: Cli, loopback_receiver: Any
 ) -> None:
-    code, out, _ = run(
-        capsys, "send", loopback_receiver.url, "--app-secret", loopback_secret,
-        "--repeat", "2", "--duplicates", "1",
-    )  # fmt: skip
+    code, out, _ = loopback_cli("send", "--repeat", "2", "--duplicates", "1")
     assert code == 0
     bodies = [r.body for r in loopback_receiver.requests]
     assert len(bodies) == 3
@@ -208,17 +182,13 @@ def test_unreachable_receiver_is_one_line_no_traceback(loopback_closed_url: str)
     assert len(err.strip().splitlines()) == 1, err
 
 
-def test_timeout_is_one_line_and_exit_2(
-    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
-) -> None:
+def test_timeout_is_one_line_and_exit_2(loopback_cli: Cli, loopback_receiver: Any) -> None:
     def slow(request: Any) -> tuple[int, bytes, dict[str, str]]:
         time.sleep(1.5)
         return 200, b"late", {}
 
     loopback_receiver.handler = slow
-    code, _, err = run(
-        capsys, "send", loopback_receiver.url, "--app-secret", loopback_secret, "--timeout", "0.3"
-    )
+    code, _, err = loopback_cli("send", "--timeout", "0.3")
     assert code == 2
     assert "ReceiverTimeout" in err
 
@@ -252,13 +222,10 @@ def _value(request: Any) -> dict[str, Any]:
 
 
 def test_send_by_default_carries_business_scoped_user_ids(
-    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
+    loopback_cli: Cli, loopback_receiver: Any
 ) -> None:
     for _ in range(2):
-        code, _, _ = run(
-            capsys, "send", loopback_receiver.url, "text", "--app-secret", loopback_secret,
-            "--from", "966501234567", "--name", "Layla",
-        )  # fmt: skip
+        code, _, _ = loopback_cli("send", "text", "--from", "966501234567", "--name", "Layla")
         assert code == 0
     first, second = (_value(r) for r in loopback_receiver.requests)
     [message], [contact] = first["messages"], first["contacts"]
@@ -271,13 +238,8 @@ def test_send_by_default_carries_business_scoped_user_ids(
     assert second["messages"][0]["id"] != message["id"]
 
 
-def test_send_era_2025_has_phone_numbers_only(
-    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
-) -> None:
-    code, out, _ = run(
-        capsys, "send", loopback_receiver.url, "text", "--app-secret", loopback_secret,
-        "--from", "966501234567", "--era", "2025",
-    )  # fmt: skip
+def test_send_era_2025_has_phone_numbers_only(loopback_cli: Cli, loopback_receiver: Any) -> None:
+    code, out, _ = loopback_cli("send", "text", "--from", "966501234567", "--era", "2025")
     assert code == 0, out
     (request,) = loopback_receiver.requests
     assert request.signature_ok
@@ -286,14 +248,9 @@ def test_send_era_2025_has_phone_numbers_only(
     assert b"user_id" not in request.body
 
 
-def test_send_statuses_follow_the_era(
-    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
-) -> None:
+def test_send_statuses_follow_the_era(loopback_cli: Cli, loopback_receiver: Any) -> None:
     for era in ("2026", "2025"):
-        code, _, _ = run(
-            capsys, "send", loopback_receiver.url, "statuses/sent", "--app-secret",
-            loopback_secret, "--from", "4915112345678", "--era", era,
-        )  # fmt: skip
+        code, _, _ = loopback_cli("send", "statuses/sent", "--from", "4915112345678", "--era", era)
         assert code == 0, era
     current, older = (_value(r) for r in loopback_receiver.requests)
     [status] = current["statuses"]
@@ -308,21 +265,15 @@ def test_send_statuses_follow_the_era(
 
 
 def test_send_a_2025_only_variant_and_fixture_with_era_2025(
-    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
+    loopback_cli: Cli, loopback_receiver: Any
 ) -> None:
-    code, out, _ = run(
-        capsys, "send", loopback_receiver.url, "sent_cbp_pricing", "--era", "2025",
-        "--app-secret", loopback_secret,
-    )  # fmt: skip
+    code, out, _ = loopback_cli("send", "sent_cbp_pricing", "--era", "2025")
     assert code == 0
     assert "statuses/sent_cbp_pricing" in out
     assert _value(loopback_receiver.requests[0])["statuses"][0]["pricing"]["pricing_model"] == (
         "CBP"
     )
-    code, _, _ = run(
-        capsys, "send", loopback_receiver.url, "--fixture", "messages/text", "--era", "2025",
-        "--app-secret", loopback_secret,
-    )  # fmt: skip
+    code, _, _ = loopback_cli("send", "--fixture", "messages/text", "--era", "2025")
     assert code == 0
     wire = fixtures.load("messages/text", "2025").wire
     assert loopback_receiver.requests[1].body == wire

@@ -16,9 +16,10 @@ from typing import Any
 
 import click
 import pytest
+from cli_helpers import run
 from click.testing import CliRunner
 
-from simulator.cli import COMMANDS, cli, main
+from simulator.cli import COMMANDS, cli
 from simulator.cli._lazy import LazyGroup
 
 #: Packages (and one subpackage) that sending never needs.
@@ -47,14 +48,6 @@ def probe(*args: str) -> tuple[int, list[str]]:
     assert done.returncode == 0, done.stderr
     last = json.loads(done.stdout.splitlines()[-1])
     return last["code"], last["loaded"]
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 # --- what `send` imports ---------------------------------------------------

@@ -18,10 +18,9 @@ from functools import cache
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
 
 from simulator import catalog, eras
-from simulator.drift import sampled_payloads
+from simulator.drift import derandomized_examples, sampled_payloads
 from simulator.strategies import field_payloads
 from simulator.types import Payload
 
@@ -116,27 +115,12 @@ TSC_DEVIATIONS = (
 )
 
 
-def _sample(strategy: Any, count: int) -> list[Payload]:
-    out: list[Payload] = []
-
-    @settings(
-        max_examples=count, derandomize=True, database=None, deadline=None,
-        phases=[Phase.generate], suppress_health_check=list(HealthCheck),
-    )  # fmt: skip
-    @given(strategy)
-    def collect(payload: Payload) -> None:
-        out.append(payload)
-
-    collect()
-    return out
-
-
 @cache
 def current_updates() -> list[tuple[str, dict[str, Any]]]:
     """(kind, one-item update) for the current era: catalogue plus sample."""
     payloads = list(catalog.build_all(catalog.Context.fixed(era=eras.CURRENT)).values())
     payloads += sampled_payloads(SAMPLES, eras.CURRENT)
-    payloads += _sample(field_payloads(era=eras.CURRENT), SAMPLES // 2)
+    payloads += derandomized_examples(field_payloads(era=eras.CURRENT), SAMPLES // 2)
     return [pair for payload in payloads for pair in pywa_parse.single_updates(payload)]
 
 

@@ -16,22 +16,14 @@ import time
 from typing import Any
 
 import pytest
+from cli_helpers import Cli
 
 from simulator import catalog, eras, ids
 from simulator.catalog import Context
 from simulator.cli import _send as send_module
-from simulator.cli import main
 from simulator.cli._send import _SAMPLES, _Builder, _customer, _parse_wamid
 from simulator.envelopes import Account
 from simulator.targets import HttpTarget
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 def _leaves(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:
@@ -52,14 +44,11 @@ def _is_time(value: Any, now: int) -> bool:
 
 
 def test_send_repeat_sends_fresh_signed_deliveries_and_prints_every_line(
-    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
+    loopback_cli: Cli, loopback_receiver: Any
 ) -> None:
     count = 3 * _SAMPLES
     before = int(time.time())
-    code, out, _ = run(
-        capsys, "send", loopback_receiver.url, "text", "--app-secret", loopback_secret,
-        "--from", "966501234567", "--repeat", str(count),
-    )  # fmt: skip
+    code, out, _ = loopback_cli("send", "text", "--from", "966501234567", "--repeat", str(count))
     after = int(time.time())
     assert code == 0
     requests = loopback_receiver.requests
@@ -86,10 +75,7 @@ def test_send_repeat_sends_fresh_signed_deliveries_and_prints_every_line(
 
 
 def test_send_repeat_resolves_once_and_builds_no_group_per_delivery(
-    capsys: pytest.CaptureFixture[str],
-    loopback_receiver: Any,
-    loopback_secret: str,
-    monkeypatch: pytest.MonkeyPatch,
+    loopback_cli: Cli, loopback_receiver: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The root cause of 45 requests/s: 3 resolves and a group build per delivery."""
     calls = {"resolve": 0, "messages": 0}
@@ -105,10 +91,7 @@ def test_send_repeat_resolves_once_and_builds_no_group_per_delivery(
 
     monkeypatch.setattr(catalog, "resolve", counting_resolve)
     monkeypatch.setitem(catalog._BUILDERS, "messages", counting_build)
-    code, _, _ = run(
-        capsys, "send", loopback_receiver.url, "text", "--app-secret", loopback_secret,
-        "--repeat", "200",
-    )  # fmt: skip
+    code, _, _ = loopback_cli("send", "text", "--repeat", "200")
     assert code == 0
     assert len(loopback_receiver.requests) == 200
     # One resolve (it builds every group once to list the names), then the
@@ -117,12 +100,11 @@ def test_send_repeat_resolves_once_and_builds_no_group_per_delivery(
 
 
 def test_send_repeat_with_overrides_and_batches_keeps_ids_fresh(
-    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
+    loopback_cli: Cli, loopback_receiver: Any
 ) -> None:
-    code, _, _ = run(
-        capsys, "send", loopback_receiver.url, "reaction", "--app-secret", loopback_secret,
-        "--batch", "4", "--repeat", "5", "--set", "message.reaction.emoji=✓",
-    )  # fmt: skip
+    code, _, _ = loopback_cli(
+        "send", "reaction", "--batch", "4", "--repeat", "5", "--set", "message.reaction.emoji=✓"
+    )
     assert code == 0
     assert len(loopback_receiver.requests) == 5
     found = []
@@ -138,13 +120,10 @@ def test_send_repeat_with_overrides_and_batches_keeps_ids_fresh(
 
 
 def test_send_repeat_of_a_variant_that_is_built_whole_each_time(
-    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
+    loopback_cli: Cli, loopback_receiver: Any
 ) -> None:
     """Media ids, hashes and URLs are not learnt: an image is built whole, ids still fresh."""
-    code, _, _ = run(
-        capsys, "send", loopback_receiver.url, "image", "--app-secret", loopback_secret,
-        "--repeat", str(_SAMPLES + 2),
-    )  # fmt: skip
+    code, _, _ = loopback_cli("send", "image", "--repeat", str(_SAMPLES + 2))
     assert code == 0
     images = [
         json.loads(r.body)["entry"][0]["changes"][0]["value"]["messages"][0]

@@ -12,30 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import Cli, run
 
-from simulator.cli import main
 from simulator.delivery import Delivery
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(["load", *args])
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out, err
-
-
 def test_a_run_sends_unique_bodies_signed_as_meta_signs(
-    capsys: pytest.CaptureFixture[str],
-    loopback_receiver: Any,
-    loopback_secret: str,
-    tmp_path: Path,
+    loopback_cli: Cli, loopback_receiver: Any, loopback_secret: str, tmp_path: Path
 ) -> None:
     report = tmp_path / "report.json"
-    code, out, err = run(
-        capsys, loopback_receiver.url, "--app-secret", loopback_secret, "--requests", "200",
-        "--connections", "4", "--mix", "text=3,image=1,contacts=1,status=2",
-        "--report-json", str(report),
+    code, out, err = loopback_cli(
+        "load", "--requests", "200", "--connections", "4",
+        "--mix", "text=3,image=1,contacts=1,status=2", "--report-json", str(report),
     )  # fmt: skip
     assert code == 0, err
     requests = loopback_receiver.requests
@@ -67,7 +55,7 @@ def test_the_builtin_receiver_stores_every_acknowledged_message_once(
 ) -> None:
     report = tmp_path / "report.json"
     code, out, err = run(
-        capsys, "--requests", "300", "--connections", "8", "--probe", "--duplicates", "0.2",
+        capsys, "load", "--requests", "300", "--connections", "8", "--probe", "--duplicates", "0.2",
         "--retries", "0.1", "--batch", "2", "--seed", "3", "--report-json", str(report),
     )  # fmt: skip
     assert code == 0, out + err
@@ -82,13 +70,10 @@ def test_the_builtin_receiver_stores_every_acknowledged_message_once(
     assert "0 not stored, 0 stored twice" in out
 
 
-def test_a_threshold_that_holds_fails_the_run(
-    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
-) -> None:
-    code, out, _ = run(
-        capsys, loopback_receiver.url, "--app-secret", loopback_secret, "--requests", "30",
-        "--fail-if", "p50>0us", "--fail-if", "errors>1%",
-    )  # fmt: skip
+def test_a_threshold_that_holds_fails_the_run(loopback_cli: Cli) -> None:
+    code, out, _ = loopback_cli(
+        "load", "--requests", "30", "--fail-if", "p50>0us", "--fail-if", "errors>1%"
+    )
     assert code == 1
     assert "p50>0us:" in out
     assert "FAILED" in out
@@ -96,17 +81,13 @@ def test_a_threshold_that_holds_fails_the_run(
 
 
 def test_failed_attempts_are_retried_with_the_same_bytes(
-    capsys: pytest.CaptureFixture[str],
-    loopback_receiver: Any,
-    loopback_secret: str,
-    tmp_path: Path,
+    loopback_cli: Cli, loopback_receiver: Any, tmp_path: Path
 ) -> None:
     loopback_receiver.respond(500, 503)
     report = tmp_path / "report.json"
-    code, _, err = run(
-        capsys, loopback_receiver.url, "--app-secret", loopback_secret, "--requests", "10",
-        "--connections", "1", "--report-json", str(report),
-    )  # fmt: skip
+    code, _, err = loopback_cli(
+        "load", "--requests", "10", "--connections", "1", "--report-json", str(report)
+    )
     assert code == 0, err
     bodies = [r.body for r in loopback_receiver.requests]
     assert len(bodies) == 12
@@ -121,13 +102,8 @@ def test_failed_attempts_are_retried_with_the_same_bytes(
     assert data["deliveries"]["acknowledged"] == 10
 
 
-def test_duplicates_send_the_same_bytes_twice(
-    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
-) -> None:
-    code, _, err = run(
-        capsys, loopback_receiver.url, "--app-secret", loopback_secret, "--requests", "20",
-        "--duplicates", "1",
-    )  # fmt: skip
+def test_duplicates_send_the_same_bytes_twice(loopback_cli: Cli, loopback_receiver: Any) -> None:
+    code, _, err = loopback_cli("load", "--requests", "20", "--duplicates", "1")
     assert code == 0, err
     requests = loopback_receiver.requests
     assert len(requests) == 40
@@ -144,7 +120,7 @@ def test_nothing_acknowledged_is_a_failed_run(
 ) -> None:
     loopback_receiver.default_status = 401
     code, out, err = run(
-        capsys, loopback_receiver.url, "--app-secret", "wrong", "--requests", "3",
+        capsys, "load", loopback_receiver.url, "--app-secret", "wrong", "--requests", "3",
         "--connections", "3",
     )  # fmt: skip
     assert code == 1
@@ -154,7 +130,7 @@ def test_nothing_acknowledged_is_a_failed_run(
 
 
 def test_a_probe_that_misses_messages_fails_the_run(
-    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
+    loopback_cli: Cli, loopback_receiver: Any
 ) -> None:
     def answer(request: Any) -> tuple[int, bytes, dict[str, str]]:
         if request.method == "GET":
@@ -164,10 +140,10 @@ def test_a_probe_that_misses_messages_fails_the_run(
         return 200, b"ok", {}
 
     loopback_receiver.handler = answer
-    code, out, _ = run(
-        capsys, loopback_receiver.url, "--app-secret", loopback_secret, "--requests", "40",
-        "--mix", "text=1", "--probe", loopback_receiver.base_url + "/probe",
-        "--probe-token", "t0ken", "--phone-number-id", "106540352242922",
+    code, out, _ = loopback_cli(
+        "load", "--requests", "40", "--mix", "text=1",
+        "--probe", loopback_receiver.base_url + "/probe", "--probe-token", "t0ken",
+        "--phone-number-id", "106540352242922",
     )  # fmt: skip
     assert code == 1
     line = next(line for line in out.splitlines() if "probe" in line)
@@ -191,7 +167,7 @@ def test_a_probe_that_misses_messages_fails_the_run(
 def test_bad_options_are_one_line_and_exit_2(
     capsys: pytest.CaptureFixture[str], args: list[str], says: str
 ) -> None:
-    code, out, err = run(capsys, "http://127.0.0.1:9/webhook", "--app-secret", "s", *args)
+    code, out, err = run(capsys, "load", "http://127.0.0.1:9/webhook", "--app-secret", "s", *args)
     assert code == 2
     assert says in err
     assert len(err.strip().splitlines()) == 1
@@ -199,13 +175,10 @@ def test_bad_options_are_one_line_and_exit_2(
     assert out == ""
 
 
-def test_a_set_rate_is_kept(
-    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
-) -> None:
-    code, out, err = run(
-        capsys, loopback_receiver.url, "--app-secret", loopback_secret, "--rate", "200",
-        "--duration", "1.5s", "--era", "2025", "--batch", "3",
-    )  # fmt: skip
+def test_a_set_rate_is_kept(loopback_cli: Cli, loopback_receiver: Any) -> None:
+    code, out, err = loopback_cli(
+        "load", "--rate", "200", "--duration", "1.5s", "--era", "2025", "--batch", "3"
+    )
     assert code == 0, err
     sent = len(loopback_receiver.requests)
     assert 270 <= sent <= 305  # 200 a second for 1.5 s, the first at once
@@ -219,12 +192,9 @@ def test_a_set_rate_is_kept(
 
 
 def test_requests_and_duration_end_at_whichever_comes_first(
-    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
+    loopback_cli: Cli, loopback_receiver: Any
 ) -> None:
-    code, _, err = run(
-        capsys, loopback_receiver.url, "--app-secret", loopback_secret, "--requests", "25",
-        "--duration", "30",
-    )  # fmt: skip
+    code, _, err = loopback_cli("load", "--requests", "25", "--duration", "30")
     assert code == 0, err
     assert len(loopback_receiver.requests) == 25
 
@@ -260,16 +230,15 @@ def test_the_progress_line_redraws_on_a_terminal_and_prints_plainly_when_piped()
 
 
 def test_a_probe_that_refuses_the_token_is_one_line_after_the_report(
-    capsys: pytest.CaptureFixture[str], loopback_receiver: Any, loopback_secret: str
+    loopback_cli: Cli, loopback_receiver: Any
 ) -> None:
     def answer(request: Any) -> tuple[int, bytes, dict[str, str]]:
         return (401, b"no", {}) if request.method == "GET" else (200, b"ok", {})
 
     loopback_receiver.handler = answer
-    code, out, err = run(
-        capsys, loopback_receiver.url, "--app-secret", loopback_secret, "--requests", "5",
-        "--mix", "text=1", "--probe", loopback_receiver.base_url + "/probe",
-        "--phone-number-id", "1",
+    code, out, err = loopback_cli(
+        "load", "--requests", "5", "--mix", "text=1",
+        "--probe", loopback_receiver.base_url + "/probe", "--phone-number-id", "1",
     )  # fmt: skip
     assert code == 2
     assert "200 ×5" in out
