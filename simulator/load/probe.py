@@ -5,8 +5,11 @@ For every inbound message id in an acknowledged delivery this asks the
 receiver's probe (`GET {probe}/messages?id=<wamid>`, DESIGN.md's probe
 protocol) how many log entries it holds: none is a message acknowledged but
 not stored, two or more a message stored twice. A receiver may store after
-answering, so ids not found are asked again after 1 s and 2 s before they
-count as missing. Requests go `concurrency` at a time; statuses are not
+answering (the reference receiver applies its inbox after the 200, and a
+load run can leave a backlog of many seconds), so ids not found are asked
+again, after 0.5 s, 1 s, then every 2 s, for as long as each round finds
+more of them stored; they count as missing once `settle` seconds pass
+without one more found. Requests go `concurrency` at a time; statuses are not
 counted, as the probe protocol has no statuses.
 
 `probe_records` and `probe_unanswered` read any answer of the probe
@@ -17,6 +20,7 @@ them too, with its own error class.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +31,10 @@ from simulator.errors import UsageError
 
 __all__ = ["ProbeCount", "ProbeUnusable", "count_stored", "probe_records", "probe_unanswered"]
 
-_RECHECKS = (1.0, 2.0)
+#: Pauses before asking again about ids not found yet; the last repeats.
+_RECHECKS = (0.5, 1.0, 2.0)
+#: Seconds without one more id found after which those not found are missing.
+SETTLE_SECONDS = 10.0
 
 
 class ProbeUnusable(UsageError):
@@ -61,13 +68,11 @@ def count_stored(
     timeout: float = 10.0,
     concurrency: int = 16,
     on_progress: Callable[[int, int], None] | None = None,
+    settle: float = SETTLE_SECONDS,
 ) -> ProbeCount:
     """Ask the probe about each of `message_ids`; see the module docstring."""
-    return asyncio.run(
-        _count(
-            probe_url, token, list(dict.fromkeys(message_ids)), timeout, concurrency, on_progress
-        )
-    )
+    unique = list(dict.fromkeys(message_ids))
+    return asyncio.run(_count(probe_url, token, unique, timeout, concurrency, on_progress, settle))
 
 
 async def _count(
@@ -77,6 +82,7 @@ async def _count(
     timeout: float,
     concurrency: int,
     on_progress: Callable[[int, int], None] | None,
+    settle: float,
 ) -> ProbeCount:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     base = probe_url.rstrip("/") + "/messages"
@@ -100,15 +106,21 @@ async def _count(
                     on_progress(done, len(message_ids))
 
         pending = message_ids
-        for delay in (0.0, *_RECHECKS):
-            if not pending:
-                break
-            await asyncio.sleep(delay)
+        loop = asyncio.get_running_loop()
+        found_at = loop.time()
+        for round_number in itertools.count():
+            if round_number:
+                await asyncio.sleep(_RECHECKS[min(round_number, len(_RECHECKS)) - 1])
             queue: asyncio.Queue[str] = asyncio.Queue()
             for message_id in pending:
                 queue.put_nowait(message_id)
             await asyncio.gather(*(ask(queue) for _ in range(concurrency)))
-            pending = [m for m in pending if counts[m] == 0]
+            still = [m for m in pending if counts[m] == 0]
+            if len(still) < len(pending):
+                found_at = loop.time()
+            pending = still
+            if not pending or loop.time() - found_at >= settle:
+                break
     missing = tuple(m for m in message_ids if counts[m] == 0)
     doubled = tuple(m for m in message_ids if counts[m] > 1)
     return ProbeCount(len(message_ids), missing, doubled)
