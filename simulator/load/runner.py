@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -147,6 +148,11 @@ async def _work(plan: WorkerPlan, pipe: Connection) -> None:
         await engine.run()
     counters, histogram = engine.snapshot()
     ids = [i.replace(b"\\/", b"/").decode("ascii") for i in engine.acked_ids]
+    # The event loop made the pipe non-blocking when it began watching it: the
+    # report (every acknowledged id, megabytes after a long run) must be
+    # written whole, however long the parent takes to read it.
+    loop.remove_reader(pipe.fileno())
+    os.set_blocking(pipe.fileno(), True)
     pipe.send(("done", counters, histogram, ids, engine.end_reason, engine.last_error))
 
 
