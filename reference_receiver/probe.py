@@ -13,14 +13,17 @@ ask again otherwise). With `INBOX_DRAIN=external` it reads at once.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
+from typing import cast
 
-from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy import select
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from sqlalchemy import Table, func, select
 
+from . import bulk
 from .models import ACTION_MESSAGE_RECEIVED, Client, IntegrationAccount, IntegrationLog
 from .state import receiver_state
 
-__all__ = ["PROBE_PREFIX", "probe"]
+__all__ = ["PROBE_PREFIX", "probe", "stored_message_counts"]
 
 PROBE_PREFIX = "/_fakemeta/probe"
 #: The longest a probe read waits for acknowledged deliveries to be applied.
@@ -102,3 +105,25 @@ def messages() -> Response:
             for log, account in rows
         ]
     )
+
+
+def stored_message_counts(app: Flask, message_ids: Sequence[str]) -> dict[str, int]:
+    """How many `whatsapp_message_received` log entries the store holds for each
+    of `message_ids` (an id it has none for is left out): what `GET /messages?id=`
+    answers one id at a time, in a few statements, for a caller in the app's own
+    process (`fakemeta load --probe` against the built-in receiver). Waits, as a
+    probe read does, for this process's drainer first."""
+    state = receiver_state(app)
+    if state.drainer is not None:
+        state.drainer.wait_idle(SETTLE_SECONDS)
+    counts: dict[str, int] = {}
+    column = cast(Table, IntegrationLog.__table__).c.message_id
+    with state.sessions() as session:
+        for condition in bulk.matching(session, column, list(message_ids)):
+            rows = session.execute(
+                select(column, func.count())
+                .where(IntegrationLog.action == ACTION_MESSAGE_RECEIVED, condition)
+                .group_by(column)
+            )
+            counts.update((str(message_id), int(count)) for message_id, count in rows)
+    return counts

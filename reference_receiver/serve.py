@@ -35,7 +35,7 @@ import secrets
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -48,7 +48,7 @@ from .accounts import add_account
 from .app import create_app
 from .config import Settings, load_settings
 from .db import migrate
-from .probe import PROBE_PREFIX
+from .probe import PROBE_PREFIX, stored_message_counts
 from .state import receiver_state
 from .webhook import WEBHOOK_PATH
 
@@ -112,6 +112,11 @@ class Running:
     @property
     def database_url(self) -> str:
         return self.settings.database_url
+
+    def stored_message_counts(self, message_ids: Sequence[str]) -> dict[str, int]:
+        """Log entries per message id, read from the store in this process, in
+        bulk (`reference_receiver.probe.stored_message_counts`)."""
+        return stored_message_counts(self._app, message_ids)
 
     def stop(self) -> None:
         """Stop serving, release the database and delete the temporary directory."""

@@ -5,6 +5,9 @@ Wires `simulator.load` together: options -> a `BodySpec` and `WorkerPlan`s
 thresholds, and with `--probe` the count of what the receiver stored.
 Without URL it loads the built-in reference receiver, started with its rate
 limit off (a load run is one client sending far more than 100 a minute).
+With `--locust` the same traffic is sent by Locust, a headless master and
+local workers running the ready locustfile (`locust_run.run()` in place of
+`runner.run()`); the report, thresholds and probe are the same.
 
 Exit status: 0, 1 when a `--fail-if` threshold held, the probe found a gap,
 no delivery was acknowledged or the receiver stopped answering mid-run, 2
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import random
 import sys
@@ -30,11 +34,11 @@ from simulator.cli._common import era_option
 from simulator.envelopes import Account
 from simulator.eras import Era
 from simulator.errors import BadInput
-from simulator.load import runner
+from simulator.load import locust_run, runner
 from simulator.load.bodies import BodySpec
 from simulator.load.engine import WorkerPlan
 from simulator.load.mix import DEFAULT_MIX, parse_mix
-from simulator.load.probe import ProbeUnusable, count_stored
+from simulator.load.probe import Lookup, ProbeUnusable, count_stored, settled_count
 from simulator.load.report import (
     Summary,
     Threshold,
@@ -43,7 +47,7 @@ from simulator.load.report import (
     progress_line,
     table,
 )
-from simulator.load.runner import Progress
+from simulator.load.runner import Progress, RunResult
 
 __all__ = ["load_command"]
 
@@ -105,13 +109,15 @@ def _fraction(value: float, option: str) -> float:
 @contextlib.contextmanager
 def _target(
     url: str | None, app_secret: str | None, phone_number_id: str | None
-) -> Iterator[tuple[str, str, str | None, str | None, str | None]]:
-    """(url, app secret, phone number id, probe url, probe token): the
-    receiver at `url`, or the built-in one for as long as the block runs."""
+) -> Iterator[tuple[str, str, str | None, Lookup | None]]:
+    """(url, app secret, phone number id, its store's lookup): the receiver at
+    `url`, or the built-in one for as long as the block runs, whose store
+    `--probe` reads in bulk in this process (the HTTP probe, one id a
+    request, would share this process's interpreter with the receiver)."""
     if url is not None:
         if not app_secret:
             raise BadInput("no app secret: pass --app-secret or set META_CLIENT_SECRET")
-        yield url, app_secret, phone_number_id, None, None
+        yield url, app_secret, phone_number_id, None
         return
     from reference_receiver.serve import start_background
 
@@ -128,8 +134,7 @@ def _target(
             running.url,
             running.app_secret,
             running.phone_number_id,
-            running.probe_url,
-            running.probe_token,
+            running.stored_message_counts,
         )
 
 
@@ -188,9 +193,17 @@ def _target(
     flag_value="builtin",
     metavar="[URL]",
     help="After the run, count what the receiver stored against what it acknowledged"
-    " (the built-in receiver's probe when given without URL).",
+    " (without URL: the built-in receiver's store, read in this process).",
 )
 @click.option("--probe-token", envvar="FAKEMETA_PROBE_TOKEN", help="[env: FAKEMETA_PROBE_TOKEN]")
+@click.option(
+    "--probe-settle",
+    default="10s",
+    show_default=True,
+    metavar="DURATION",
+    help="With --probe: ids not found yet are asked again while the receiver keeps"
+    " storing; they count as missing after this long without one more found.",
+)
 @click.option("--report-json", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--fail-if",
@@ -200,6 +213,19 @@ def _target(
     help="Exit 1 when this holds: p99>500ms, p50>20ms, max>2s, errors>0.1%, rate<1000. Repeatable.",
 )
 @click.option("--insecure", is_flag=True, help="Do not verify the receiver's TLS certificate.")
+@click.option(
+    "--locust",
+    "use_locust",
+    is_flag=True,
+    help="Send with Locust: a headless master and --locust-workers local worker processes"
+    " (pip install 'fakemeta[load]'). Not with --requests, --workers, --duplicates,"
+    " --retries or --seed.",
+)
+@click.option(
+    "--locust-workers",
+    type=click.IntRange(1, 256),
+    help="Locust worker processes [default: the CPU count, at most one a connection].",
+)
 def load_command(
     url: str | None,
     rate: str,
@@ -218,9 +244,12 @@ def load_command(
     phone_number_id: str | None,
     probe: str | None,
     probe_token: str | None,
+    probe_settle: str,
     report_json: Path | None,
     fail_if: tuple[str, ...],
     insecure: bool,
+    use_locust: bool,
+    locust_workers: int | None,
 ) -> None:
     """Load URL with signed, Meta-encoded webhook deliveries, each body unique.
 
@@ -233,7 +262,15 @@ def load_command(
     acknowledged but not stored (or stored twice), nothing was acknowledged,
     or the receiver stopped answering; 2 for bad options or an unreachable
     receiver; 130 on Ctrl-C, after a partial report.
+
+    With --locust, Locust sends: --connections users (one connection each),
+    each paced at --rate/--connections a second when a rate is set, for a
+    --duration of whole seconds; --locust-workers worker processes.
     """
+    if use_locust:
+        _refuse_for_locust(requests, workers, duplicates, retries, seed)
+    elif locust_workers is not None:
+        raise BadInput("--locust-workers needs --locust")
     mix_spec = parse_mix(mix)
     per_second = _rate(rate)
     seconds = parse_seconds(duration, "--duration") if duration is not None else None
@@ -242,6 +279,7 @@ def load_command(
     if seconds is not None and seconds <= 0:
         raise BadInput(f"--duration {duration}: must be more than 0")
     wait = parse_seconds(timeout, "--timeout")
+    settle = parse_seconds(probe_settle, "--probe-settle")
     if wait <= 0:
         raise BadInput(f"--timeout {timeout}: must be more than 0")
     thresholds: list[Threshold] = [parse_threshold(text) for text in fail_if]
@@ -252,34 +290,25 @@ def load_command(
     if probe == "builtin" and url is not None:
         raise BadInput("--probe needs the probe's URL when loading a URL: --probe URL")
     if probe is not None and url is not None and not phone_number_id:
-        raise BadInput("--probe needs --phone-number-id: the number the receiver stores for")
+        raise BadInput(
+            "--probe needs --phone-number-id: the phone number id the receiver stores "
+            "messages for (it ignores deliveries to numbers it does not know)"
+        )
+    if use_locust:
+        assert seconds is not None  # --requests is refused
+        if abs(seconds - round(seconds)) > 1e-6 or round(seconds) < 1:
+            raise BadInput(
+                f"--duration {duration}: Locust runs for whole seconds; give {math.ceil(seconds)}s"
+            )
+        workers = min(locust_workers or os.cpu_count() or 2, connections)
     run_seed = seed if seed is not None else random.SystemRandom().getrandbits(63)
     if workers is None:
         busy = url is not None and (per_second is None or per_second > 5000)
         workers = min(4, os.cpu_count() or 1) if busy else 1
     workers = max(1, min(workers, connections, requests or workers))
 
-    with _target(url, app_secret, phone_number_id) as (target, secret, number_id, probe_url, token):
-        if probe is not None and probe != "builtin":
-            probe_url, token = probe, probe_token
-        rng = random.Random(f"{run_seed}/account")
-        account = Account(ids.waba_id(rng), number_id or ids.phone_number_id(rng), ids.wa_id(rng))
-        body = BodySpec(mix_spec, era, account, secret, batch=batch, seed=run_seed)
-        plan = WorkerPlan(
-            url=target,
-            body=body,
-            connections=connections,
-            rate=per_second,
-            duration=seconds,
-            requests=requests,
-            timeout=wait,
-            duplicates=duplicates,
-            retries=retries,
-            record_ids=probe is not None,
-            insecure=insecure,
-            seed=run_seed,
-        )
-        config = {
+    with _target(url, app_secret, phone_number_id) as (target, secret, number_id, stored):
+        config: dict[str, Any] = {
             "rate": "max" if per_second is None else per_second,
             "duration_s": seconds,
             "requests": requests,
@@ -295,23 +324,67 @@ def load_command(
         }
         shown = _Shown(sys.stderr)
         try:
-            result = runner.run(runner.plans_for(plan, workers), shown)
+            if use_locust:
+                locust_plan = locust_run.LocustPlan(
+                    url=target,
+                    app_secret=secret,
+                    mix=mix_spec.describe(),
+                    batch=batch,
+                    era=era.name,
+                    phone_number_id=number_id,
+                    users=connections,
+                    workers=workers,
+                    duration=round(seconds or 0),
+                    rate=per_second,
+                    timeout=wait,
+                    insecure=insecure,
+                    record_ids=probe is not None,
+                )
+                result = _run_locust(locust_plan, config, shown)
+            else:
+                rng = random.Random(f"{run_seed}/account")
+                account = Account(
+                    ids.waba_id(rng), number_id or ids.phone_number_id(rng), ids.wa_id(rng)
+                )
+                body = BodySpec(mix_spec, era, account, secret, batch=batch, seed=run_seed)
+                plan = WorkerPlan(
+                    url=target,
+                    body=body,
+                    connections=connections,
+                    rate=per_second,
+                    duration=seconds,
+                    requests=requests,
+                    timeout=wait,
+                    duplicates=duplicates,
+                    retries=retries,
+                    record_ids=probe is not None,
+                    insecure=insecure,
+                    seed=run_seed,
+                )
+                result = runner.run(runner.plans_for(plan, workers), shown)
         finally:
             shown.end()
         summary = Summary.of(result, target, config)
         if result.message and result.reason != "interrupted":
             click.echo(f"fakemeta: {result.message}", err=True)
         unusable: ProbeUnusable | None = None
-        if probe is not None and probe_url is not None and result.reason == "completed":
+        if probe is not None and result.reason == "completed":
             try:
-                summary.probe = count_stored(probe_url, token, result.acked_ids, timeout=wait)
+                if probe == "builtin" and stored is not None:
+                    summary.probe = settled_count(stored, result.acked_ids, settle=settle)
+                else:
+                    summary.probe = count_stored(
+                        probe, probe_token, result.acked_ids, timeout=wait, settle=settle
+                    )
             except KeyboardInterrupt:
                 summary.reason = result.reason = "interrupted"
             except ProbeUnusable as exc:
                 unusable = exc  # after the report: the run itself is worth seeing
     checked = [(t, *t.check(summary)) for t in thresholds]
     status = 2 if unusable is not None else _exit_status(summary, checked)
-    click.echo(table(summary, checked))
+    click.echo(
+        _locust_setup(table(summary, checked), config) if use_locust else table(summary, checked)
+    )
     if report_json is not None:
         report_json.write_text(json.dumps(summary.to_json(checked, status), indent=2) + "\n")
     if unusable is not None:
@@ -323,6 +396,55 @@ def load_command(
         click.echo(f"fakemeta: no delivery was acknowledged ({codes}){_hint(summary)}", err=True)
     if status:
         raise click.exceptions.Exit(status)
+
+
+def _refuse_for_locust(
+    requests: int | None,
+    workers: int | None,
+    duplicates: float,
+    retries: float,
+    seed: int | None,
+) -> None:
+    """One line for an option the Locust run cannot honour."""
+    if not locust_run.available():
+        raise BadInput("--locust needs Locust: pip install 'fakemeta[load]'")
+    if requests is not None:
+        raise BadInput("--requests does not work with --locust: Locust runs for a --duration")
+    if workers is not None:
+        raise BadInput("--workers is the built-in engine's; with --locust give --locust-workers")
+    for option, share in (("--duplicates", duplicates), ("--retries", retries)):
+        if share:
+            raise BadInput(f"{option} does not work with --locust: Locust posts each body once")
+    if seed is not None:
+        raise BadInput(
+            "--seed does not work with --locust: each Locust process draws its own random bodies"
+        )
+
+
+def _run_locust(plan: locust_run.LocustPlan, config: dict[str, Any], shown: _Shown) -> RunResult:
+    version = locust_run.version()
+    config.update(
+        engine="locust",
+        requests=None,
+        seed=None,
+        locust={"version": version, "users": plan.users, "user_rate": plan.user_rate},
+    )
+    return locust_run.run(plan, shown)
+
+
+def _locust_setup(text: str, config: dict[str, Any]) -> str:
+    """The table with its setup line telling what Locust ran."""
+    locust = config["locust"]
+    rate = config["rate"]
+    if locust["user_rate"] is not None:
+        rate = f"{rate:g} ({locust['user_rate']:.3g} a user)"
+    lines = text.split("\n")
+    lines[1] = (
+        f"  setup         Locust {locust['version']}: {config['workers']} worker process(es),"
+        f" {locust['users']} users, rate {rate}, mix {config['mix']}, batch {config['batch']},"
+        f" era {config['era']}"
+    )
+    return "\n".join(lines)
 
 
 def _hint(summary: Summary) -> str:

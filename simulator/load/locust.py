@@ -25,6 +25,12 @@ file (`fakemeta-mix = ...`) over the class attribute, resolved into a
 frozen `LocustSettings` as each user starts. The master (or a lone
 process) checks them before the run: a bad one is one line and exit 2.
 
+With `--fakemeta-counts-dir DIR`, each process that runs users also counts
+its deliveries the way the embedded engine does (`locust_run.ProcessCounts`:
+status codes, errors, an HdrHistogram of latencies, the acknowledged message
+ids) and keeps `DIR/<pid>.json` up to date: what `fakemeta load --locust`
+reads and reports.
+
 One `BodyFactory` per process and settings, shared by that process's users:
 building one costs about 8 ms (a template per kind and customer), which
 would stall the spawning of hundreds of users, and sharing changes nothing
@@ -35,15 +41,18 @@ so two workers never share one and bodies stay unique across the run.
 
 from __future__ import annotations
 
+import atexit
 import random
 import sys
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
-from locust import FastHttpUser, events, task
+from locust import FastHttpUser, constant_throughput, events, task
 from locust.argument_parser import LocustArgumentParser
 from locust.env import Environment
-from locust.runners import WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 
 from simulator import eras, ids
 from simulator.delivery import CONTENT_TYPE, USER_AGENT
@@ -51,6 +60,7 @@ from simulator.envelopes import Account
 from simulator.errors import BadInput, UsageError
 from simulator.graph.state import DEFAULT_PHONE_NUMBER
 from simulator.load.bodies import BodyFactory, BodySpec
+from simulator.load.locust_run import ProcessCounts
 from simulator.load.mix import DEFAULT_MIX, parse_mix
 from simulator.signing import LEGACY_SIGNATURE_HEADER, SIGNATURE_HEADER
 
@@ -64,6 +74,10 @@ _OPTIONS = {
     "fakemeta_era": "era",
     "fakemeta_phone_number_id": "phone_number_id",
     "fakemeta_path": "webhook_path",
+    "fakemeta_user_rate": "user_rate",
+    "fakemeta_timeout": "timeout",
+    "fakemeta_insecure": "insecure",
+    "fakemeta_record_ids": "record_ids",
 }
 
 
@@ -78,6 +92,12 @@ class LocustSettings:
     phone_number_id: str
     webhook_path: str
     customers: int
+    #: Deliveries a second each user sends at most; None: as fast as answered.
+    user_rate: float | None = None
+    #: Seconds to connect, and to wait for each answer; None: Locust's 60.
+    timeout: float | None = None
+    insecure: bool = False
+    record_ids: bool = False
 
     def body_spec(self) -> BodySpec:
         return BodySpec(
@@ -136,10 +156,26 @@ def settings_for(user_class: type[WhatsAppWebhookUser], options: Any) -> LocustS
         phone_number_id=str(value["phone_number_id"]),
         webhook_path=str(value["webhook_path"]),
         customers=int(user_class.customers),
+        user_rate=_positive(value["user_rate"], "--fakemeta-user-rate", "deliveries a second"),
+        timeout=_positive(value["timeout"], "--fakemeta-timeout", "seconds"),
+        insecure=bool(value["insecure"]),
+        record_ids=bool(value["record_ids"]),
     )
     parse_mix(settings.mix)  # raises BadInput
     eras.era(settings.era)  # raises UnknownEra
     return settings
+
+
+def _positive(value: Any, option: str, unit: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = 0.0
+    if not 0 < number < float("inf"):
+        raise BadInput(f"{option} {value!r}: give {unit}, more than 0")
+    return number
 
 
 _factories: dict[LocustSettings, BodyFactory] = {}
@@ -157,11 +193,13 @@ class WhatsAppWebhookUser(FastHttpUser):
 
     Subclass it in a locustfile; set the class attributes below (or pass the
     `--fakemeta-*` options) and, like any Locust user, `wait_time` for pacing
-    (none: the next body as soon as the last is answered). Every POST carries
-    Meta's headers (`Content-Type`, `User-Agent: facebookexternalua`,
-    `X-Hub-Signature-256`, `X-Hub-Signature`); an answer other than 200 is a
-    failure in Locust's statistics, and redirects are not followed, as Meta
-    follows none. Requests go to `--host` plus `webhook_path`.
+    (none: the next body as soon as the last is answered; `user_rate`
+    replaces it). Every POST carries Meta's headers (`Content-Type`,
+    `User-Agent: facebookexternalua`, `X-Hub-Signature-256`,
+    `X-Hub-Signature`); an answer other than 200 is a failure in Locust's
+    statistics, redirects are not followed, as Meta follows none, and the
+    receiver's TLS certificate is verified, as Meta verifies it (unlike
+    `FastHttpUser`'s default). Requests go to `--host` plus `webhook_path`.
     """
 
     abstract = True
@@ -182,16 +220,35 @@ class WhatsAppWebhookUser(FastHttpUser):
     #: Distinct senders the bodies cycle through.
     customers: ClassVar[int] = 32
     #: Keep the inbound message ids of every body answered 200 in
-    #: `acknowledged_ids`, to look them up in the receiver's store afterwards.
+    #: `acknowledged_ids`, to look them up in the receiver's store afterwards
+    #: [--fakemeta-record-ids].
     record_ids: ClassVar[bool] = False
+    #: Deliveries a second each user sends at most (Locust's
+    #: `constant_throughput`, in place of `wait_time`); None: as fast as
+    #: answered [--fakemeta-user-rate].
+    user_rate: ClassVar[float | None] = None
+    #: Seconds to connect and to wait for each answer; None: `FastHttpUser`'s
+    #: `connection_timeout` and `network_timeout` [--fakemeta-timeout].
+    timeout: ClassVar[float | None] = None
+    #: Do not verify the receiver's TLS certificate [--fakemeta-insecure].
+    insecure = False
 
     max_redirects = 0
 
     def __init__(self, environment: Environment) -> None:
+        settings = settings_for(type(self), environment.parsed_options)
+        # `FastHttpUser.__init__` builds the client from these.
+        self.insecure = settings.insecure
+        if settings.timeout is not None:
+            self.connection_timeout = self.network_timeout = settings.timeout
         super().__init__(environment)
-        self.settings = settings_for(type(self), environment.parsed_options)
-        self.factory = _factory(self.settings)
-        self._path = self.settings.webhook_path
+        self.settings = settings
+        if settings.user_rate is not None:
+            pacing = constant_throughput(settings.user_rate)
+            self.wait_time = lambda: pacing(self)  # type: ignore[method-assign]
+        self.factory = _factory(settings)
+        self._path = settings.webhook_path
+        self._counts = _counting.get("process")
         self.acknowledged_ids: list[str] = []
         # One dict per user, refilled in place: `request()` copies it before
         # any I/O, so a user's next body cannot overwrite what is on the wire.
@@ -205,11 +262,15 @@ class WhatsAppWebhookUser(FastHttpUser):
     @task
     def deliver(self) -> None:
         """POST the next body; anything but 200 counts as a failure."""
-        recorded: list[bytes] | None = [] if self.record_ids else None
+        recorded: list[bytes] | None = [] if self.settings.record_ids else None
         body, sha256, sha1 = self.factory.make(recorded)
         headers = self._headers
         headers[SIGNATURE_HEADER] = sha256.decode("ascii")
         headers[LEGACY_SIGNATURE_HEADER] = sha1.decode("ascii")
+        counts = self._counts
+        if counts is not None:
+            counts.sent(self.settings.batch, len(body))
+        began = time.perf_counter_ns()
         with self.client.request(
             "POST",
             self._path,
@@ -218,9 +279,17 @@ class WhatsAppWebhookUser(FastHttpUser):
             catch_response=True,
         ) as response:
             status = response.status_code
+            if counts is not None:
+                if status:
+                    counts.answered(status, (time.perf_counter_ns() - began) // 1000)
+                else:
+                    counts.failed(getattr(response, "error", None))
             if status == 200:
                 if recorded:
-                    self.acknowledged_ids.extend(_decoded(i) for i in recorded)
+                    acknowledged = [_decoded(i) for i in recorded]
+                    self.acknowledged_ids.extend(acknowledged)
+                    if counts is not None:
+                        counts.ids.extend(acknowledged)
             elif status:  # 0: no answer; Locust reports the connection's error itself
                 response.failure(f"answered {status}; Meta counts only 200 as delivered")
 
@@ -251,6 +320,33 @@ def _add_options(parser: LocustArgumentParser, **_: Any) -> None:
     parser.add_argument(
         "--fakemeta-path", help="Path appended to --host (default: post to --host as given)."
     )
+    parser.add_argument(
+        "--fakemeta-user-rate",
+        type=float,
+        help="Deliveries a second each user sends at most (default: as fast as answered).",
+    )
+    parser.add_argument(
+        "--fakemeta-timeout",
+        type=float,
+        help="Seconds to connect and to wait for each answer (default 60).",
+    )
+    parser.add_argument(
+        "--fakemeta-insecure",
+        action="store_true",
+        default=None,
+        help="Do not verify the receiver's TLS certificate.",
+    )
+    parser.add_argument(
+        "--fakemeta-record-ids",
+        action="store_true",
+        default=None,
+        help="Keep the message ids of acknowledged bodies (written with --fakemeta-counts-dir).",
+    )
+    parser.add_argument(
+        "--fakemeta-counts-dir",
+        help="Each process running users keeps its counts in DIR/<pid>.json"
+        " (what fakemeta load --locust reads).",
+    )
 
 
 def _check_settings(environment: Environment, **_: Any) -> None:
@@ -267,7 +363,44 @@ def _check_settings(environment: Environment, **_: Any) -> None:
                 raise SystemExit(2) from None
 
 
+#: This process's `ProcessCounts`, under "process", from the start of a test.
+_counting: dict[str, ProcessCounts] = {}
+_WRITE_EVERY = 0.5
+
+
+def _start_counting(environment: Environment, **_: Any) -> None:
+    """As a test starts in a process that runs users (a worker takes the
+    master's options just before), count into `--fakemeta-counts-dir`."""
+    directory = getattr(environment.parsed_options, "fakemeta_counts_dir", None)
+    runner = environment.runner
+    if not directory or runner is None or isinstance(runner, MasterRunner):
+        return
+    counts = _counting["process"] = ProcessCounts(Path(directory))
+
+    def keep_writing() -> None:
+        while _counting.get("process") is counts:
+            counts.write(runner.user_count)
+            time.sleep(_WRITE_EVERY)  # gevent's: Locust has patched `time`
+
+    runner.greenlet.spawn(keep_writing)
+
+
+def _write_counts(environment: Environment | None = None, **_: Any) -> None:
+    """The counts with the acknowledged ids: when the users have stopped, when
+    Locust starts shutting down, and as the process exits. A worker told to
+    stop twice (the master's quit and a SIGTERM) fires `test_stop` before its
+    users are done, so only the write at exit is sure to be the last."""
+    counts = _counting.get("process")
+    if counts is not None:
+        runner = environment.runner if environment is not None else None
+        counts.write(runner.user_count if runner is not None else 0, final=True)
+
+
 # Registered at import: Locust imports the locustfile (and with it this
 # module) before it parses the command line and fires `init`.
 events.init_command_line_parser.add_listener(_add_options)  # type: ignore[no-untyped-call]
 events.init.add_listener(_check_settings)  # type: ignore[no-untyped-call]
+events.test_start.add_listener(_start_counting)  # type: ignore[no-untyped-call]
+events.test_stop.add_listener(_write_counts)  # type: ignore[no-untyped-call]
+events.quitting.add_listener(_write_counts)  # type: ignore[no-untyped-call]
+atexit.register(_write_counts)

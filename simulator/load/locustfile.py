@@ -20,6 +20,8 @@ points Locust at the installed file:
     locust -f "$LOCUSTFILE" --worker --master-host MASTER   # on each worker machine
 
 Workers take the `--fakemeta-*` settings and `--host` from the master.
+`fakemeta load --locust` runs this file too, a master and local workers,
+and reports the run as `fakemeta load` does.
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,15 @@ import httpx
 
 from simulator.errors import UsageError
 
-__all__ = ["ProbeCount", "ProbeUnusable", "count_stored", "probe_records", "probe_unanswered"]
+__all__ = [
+    "Lookup",
+    "ProbeCount",
+    "ProbeUnusable",
+    "count_stored",
+    "probe_records",
+    "probe_unanswered",
+    "settled_count",
+]
 
 #: Pauses before asking again about ids not found yet; the last repeats.
 _RECHECKS = (0.5, 1.0, 2.0)
@@ -60,6 +69,10 @@ class ProbeCount:
         return len(self.missing) + len(self.doubled)
 
 
+#: How many of each message id the receiver stored, for a list of ids.
+Lookup = Callable[[list[str]], Mapping[str, int]]
+
+
 def count_stored(
     probe_url: str,
     token: str | None,
@@ -71,59 +84,70 @@ def count_stored(
     settle: float = SETTLE_SECONDS,
 ) -> ProbeCount:
     """Ask the probe about each of `message_ids`; see the module docstring."""
+
+    def lookup(pending: list[str]) -> Mapping[str, int]:
+        return asyncio.run(_ask(probe_url, token, pending, timeout, concurrency, on_progress))
+
+    return settled_count(lookup, message_ids, settle=settle)
+
+
+def settled_count(
+    lookup: Lookup, message_ids: Sequence[str], *, settle: float = SETTLE_SECONDS
+) -> ProbeCount:
+    """Count `message_ids` with `lookup` (the probe over HTTP, or a receiver's own
+    store in this process), asking again about ids not found yet as the module
+    docstring says."""
     unique = list(dict.fromkeys(message_ids))
-    return asyncio.run(_count(probe_url, token, unique, timeout, concurrency, on_progress, settle))
+    counts: dict[str, int] = {}
+    pending = unique
+    found_at = time.monotonic()
+    for round_number in itertools.count():
+        if round_number:
+            time.sleep(_RECHECKS[min(round_number, len(_RECHECKS)) - 1])
+        counts.update(lookup(pending))
+        still = [m for m in pending if not counts.get(m)]
+        if len(still) < len(pending):
+            found_at = time.monotonic()
+        pending = still
+        if not pending or time.monotonic() - found_at >= settle:
+            break
+    missing = tuple(m for m in unique if not counts.get(m))
+    doubled = tuple(m for m in unique if counts.get(m, 0) > 1)
+    return ProbeCount(len(unique), missing, doubled)
 
 
-async def _count(
+async def _ask(
     probe_url: str,
     token: str | None,
     message_ids: list[str],
     timeout: float,
     concurrency: int,
     on_progress: Callable[[int, int], None] | None,
-    settle: float,
-) -> ProbeCount:
+) -> dict[str, int]:
+    """One round over HTTP: `GET {probe}/messages?id=` for each id, `concurrency` at a time."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     base = probe_url.rstrip("/") + "/messages"
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for message_id in message_ids:
+        queue.put_nowait(message_id)
+    counts: dict[str, int] = {}
     async with httpx.AsyncClient(
         headers=headers, timeout=timeout, trust_env=False, limits=limits
     ) as client:
-        counts: dict[str, int] = {}
-        done = 0
 
-        async def ask(queue: asyncio.Queue[str]) -> None:
-            nonlocal done
+        async def ask() -> None:
             while True:
                 try:
                     message_id = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
                 counts[message_id] = await _stored(client, base, message_id)
-                done += 1
-                if on_progress is not None and done % 500 == 0:
-                    on_progress(done, len(message_ids))
+                if on_progress is not None and len(counts) % 500 == 0:
+                    on_progress(len(counts), len(message_ids))
 
-        pending = message_ids
-        loop = asyncio.get_running_loop()
-        found_at = loop.time()
-        for round_number in itertools.count():
-            if round_number:
-                await asyncio.sleep(_RECHECKS[min(round_number, len(_RECHECKS)) - 1])
-            queue: asyncio.Queue[str] = asyncio.Queue()
-            for message_id in pending:
-                queue.put_nowait(message_id)
-            await asyncio.gather(*(ask(queue) for _ in range(concurrency)))
-            still = [m for m in pending if counts[m] == 0]
-            if len(still) < len(pending):
-                found_at = loop.time()
-            pending = still
-            if not pending or loop.time() - found_at >= settle:
-                break
-    missing = tuple(m for m in message_ids if counts[m] == 0)
-    doubled = tuple(m for m in message_ids if counts[m] > 1)
-    return ProbeCount(len(message_ids), missing, doubled)
+        await asyncio.gather(*(ask() for _ in range(concurrency)))
+    return counts
 
 
 async def _stored(client: httpx.AsyncClient, base: str, message_id: str) -> int:

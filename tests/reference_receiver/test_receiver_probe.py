@@ -5,9 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
-from receiver_helpers import PHONE_NUMBER_ID, PROBE_TOKEN, base_config, build_app, envelope
+from receiver_helpers import (
+    PHONE_NUMBER_ID,
+    PROBE_TOKEN,
+    base_config,
+    build_app,
+    envelope,
+    probe,
+    text_message,
+)
 
+from reference_receiver.probe import stored_message_counts
 from reference_receiver.state import receiver_state
 
 
@@ -137,3 +147,16 @@ def test_probe_is_not_rate_limited(tmp_path: Path) -> None:
     }
     assert codes == {200}
     receiver_state(app).close()
+
+
+def test_stored_message_counts_agree_with_the_probe_api(
+    deliver, client: FlaskClient, app: Flask
+) -> None:
+    first, second = text_message(message_id="wamid.C1"), text_message(message_id="wamid.C2")
+    deliver(envelope([first, second]))  # type: ignore[arg-type]
+    deliver(envelope([first]))  # type: ignore[arg-type]  # a redelivery: stored once
+    ids = ["wamid.C1", "wamid.C2", "wamid.never"]
+    counts = stored_message_counts(app, ids)
+    assert counts == {"wamid.C1": 1, "wamid.C2": 1}
+    for message_id in ids:
+        assert counts.get(message_id, 0) == len(probe(client, "messages", id=message_id))

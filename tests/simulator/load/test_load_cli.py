@@ -143,7 +143,7 @@ def test_a_probe_that_misses_messages_fails_the_run(
     code, out, _ = loopback_cli(
         "load", "--requests", "40", "--mix", "text=1",
         "--probe", loopback_receiver.base_url + "/probe", "--probe-token", "t0ken",
-        "--phone-number-id", "106540352242922",
+        "--phone-number-id", "106540352242922", "--probe-settle", "1s",
     )  # fmt: skip
     assert code == 1
     line = next(line for line in out.splitlines() if "probe" in line)
@@ -151,6 +151,26 @@ def test_a_probe_that_misses_messages_fails_the_run(
     assert "0 stored once" in line
     assert "not stored" in line
     assert "stored twice" in line
+
+
+def test_a_worker_reports_every_acknowledged_id_however_many(
+    loopback_cli: Cli, loopback_receiver: Any
+) -> None:
+    # 4,000 ids are some 260 KB of report, more than a socket buffer: the
+    # worker's pipe, made non-blocking by its event loop, must still carry it.
+    def answer(request: Any) -> tuple[int, bytes, dict[str, str]]:
+        if request.method == "GET":
+            return 200, b'{"messages": [{}]}', {}
+        return 200, b"ok", {}
+
+    loopback_receiver.handler = answer
+    code, out, err = loopback_cli(
+        "load", "--requests", "4", "--batch", "1000", "--mix", "text=1", "--connections", "2",
+        "--workers", "1", "--probe", loopback_receiver.base_url + "/probe",
+        "--phone-number-id", "106540352242922",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "4,000 acknowledged message ids: 4,000 stored once" in out
 
 
 @pytest.mark.parametrize(
@@ -161,6 +181,7 @@ def test_a_probe_that_misses_messages_fails_the_run(
         (["--duplicates", "2"], "--duplicates 2: a fraction of deliveries"),
         (["--fail-if", "p99~5"], "expected METRIC OP VALUE"),
         (["--duration", "later"], "--duration 'later'"),
+        (["--probe-settle", "soon"], "--probe-settle 'soon'"),
         (["--probe"], "--probe needs the probe's URL when loading a URL"),
     ],
 )
