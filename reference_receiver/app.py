@@ -19,7 +19,7 @@ from .probe import probe
 from .ratelimit import install_rate_limit
 from .state import EXTENSION_KEY, ReceiverState
 from .store import Store
-from .webhook import webhook
+from .webhook import closing, webhook
 
 __all__ = ["create_app"]
 
@@ -38,7 +38,7 @@ def create_app(config: Mapping[str, object] | Settings | None = None) -> Flask:
     settings = config if isinstance(config, Settings) else load_settings(config)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    engine = create_db_engine(settings.database_url)
+    engine = create_db_engine(settings.database_url, timeout=settings.database_timeout)
     sessions = make_session_factory(engine)
     state = ReceiverState(
         settings=settings,
@@ -64,6 +64,9 @@ def create_app(config: Mapping[str, object] | Settings | None = None) -> Flask:
         response = error.get_response()
         response.set_data(f"{error.code} {error.name}\n")
         response.mimetype = "text/plain"
+        if error.code == 413:
+            # Werkzeug refused a Content-Length over MAX_CONTENT_LENGTH, unread.
+            return closing(response)
         return response
 
     return app

@@ -139,7 +139,7 @@ def add_account_command(
     if not access_token.strip():
         raise click.BadParameter("must not be empty", param_hint="'--access-token'")
     settings = _settings()
-    engine = create_db_engine(settings.database_url)
+    engine = create_db_engine(settings.database_url, timeout=settings.database_timeout)
     try:
         added = add_account(
             make_session_factory(engine),
@@ -168,7 +168,7 @@ def rotate_key() -> None:
     run this, then remove the old keys.
     """
     settings = _settings()
-    engine = create_db_engine(settings.database_url)
+    engine = create_db_engine(settings.database_url, timeout=settings.database_timeout)
     try:
         count = rotate_tokens(make_session_factory(engine), TokenCipher(settings.encryption_keys))
     except InvalidToken:
@@ -191,7 +191,7 @@ def _console() -> Console:
 def clients(limit: int) -> None:
     """The most recently active clients."""
     settings = _settings()
-    engine = create_db_engine(settings.database_url)
+    engine = create_db_engine(settings.database_url, timeout=settings.database_timeout)
     try:
         with make_session_factory(engine)() as session:
             rows = session.execute(
@@ -222,7 +222,7 @@ def clients(limit: int) -> None:
 def logs(limit: int, action: str | None) -> None:
     """The most recent integration logs."""
     settings = _settings()
-    engine = create_db_engine(settings.database_url)
+    engine = create_db_engine(settings.database_url, timeout=settings.database_timeout)
     query = select(IntegrationLog).order_by(IntegrationLog.id.desc()).limit(limit)
     if action:
         query = query.where(IntegrationLog.action == action)
@@ -293,7 +293,7 @@ def inbox(retry_failed: bool) -> None:
     from .inbox import Inbox
 
     settings = _settings()
-    engine = create_db_engine(settings.database_url)
+    engine = create_db_engine(settings.database_url, timeout=settings.database_timeout)
     try:
         box = Inbox(engine)
         if retry_failed:

@@ -17,18 +17,24 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 __all__ = [
+    "DEFAULT_DATABASE_TIMEOUT",
     "DEFAULT_DATABASE_URL",
     "DEFAULT_MAX_BODY_BYTES",
     "INBOX_DRAIN_MODES",
     "ConfigError",
     "RateLimit",
     "Settings",
+    "database_url",
     "load_settings",
     "parse_rate_limit",
 ]
 
 DEFAULT_DATABASE_URL = "sqlite:///fakemeta_receiver.sqlite3"
 DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024
+#: Seconds to connect, to wait for a pooled connection, and for one statement
+#: (PostgreSQL): a hung database answers 503 after this, instead of holding
+#: every request (and thread) until it comes back.
+DEFAULT_DATABASE_TIMEOUT = 10
 DEFAULT_RATE_LIMIT = "100/60"
 #: `thread`: every app process drains the inbox in a thread of its own (zero
 #: setup); `external`: only `fakemeta receiver drain` processes do.
@@ -72,6 +78,7 @@ class Settings:
     client_id: str = ""
     api_base_url: str = "http://localhost:8000"
     database_url: str = DEFAULT_DATABASE_URL
+    database_timeout: int = DEFAULT_DATABASE_TIMEOUT
     rate_limit: RateLimit | None = RateLimit(100, 60)
     rate_limit_storage_uri: str = "memory://"
     trusted_proxy_hops: int = 0
@@ -87,6 +94,7 @@ class Settings:
         # Never print secrets, even in a traceback or a debug session.
         return (
             f"Settings(database_url={_redact_url(self.database_url)!r}, "
+            f"database_timeout={self.database_timeout}, "
             f"rate_limit={self.rate_limit!r}, "
             f"rate_limit_storage_uri={_redact_url(self.rate_limit_storage_uri)!r}, "
             f"trusted_proxy_hops={self.trusted_proxy_hops}, "
@@ -113,6 +121,55 @@ def parse_rate_limit(text: str, *, variable: str = "RATE_LIMIT") -> RateLimit | 
             f"{variable}={text!r} is not valid: write REQUESTS/SECONDS (e.g. 100/60) or off"
         )
     return RateLimit(int(match.group(1)), int(match.group(2)))
+
+
+_PRODUCTION_EXTRA = "pip install 'fakemeta[production]'"
+# Spellings other programs use for the receiver's two databases.
+_URL_ALIASES = {
+    "postgres": "postgresql+psycopg",  # Heroku, Render, Fly.io
+    "postgresql": "postgresql+psycopg",  # SQLAlchemy would pick psycopg2
+    "postgresql+psycopg3": "postgresql+psycopg",
+}
+_DRIVERS = {"postgresql+psycopg": "psycopg", "sqlite": "sqlite3", "sqlite+pysqlite": "sqlite3"}
+
+
+def database_url(text: str, *, variable: str = "DATABASE_URL") -> str:
+    """`text` as the URL the receiver's engine is made from, or `ConfigError` in one line.
+
+    `postgres://` (Heroku's form) and `postgresql://` mean PostgreSQL through
+    psycopg 3; SQLite and PostgreSQL are the databases the receiver is built and
+    tested for, so anything else (`mysql://`...) is refused here rather than with
+    a traceback halfway through a migration; a driver that is not installed is
+    named together with the extra that installs it.
+    """
+    import importlib.util
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    scheme, separator, rest = text.strip().partition("://")
+    if not separator:
+        raise ConfigError(
+            f"{variable}={_redact_url(text)!r} is not a database URL: write "
+            "postgresql+psycopg://USER:PASSWORD@HOST/DB or sqlite:///PATH"
+        )
+    scheme = _URL_ALIASES.get(scheme.lower(), scheme.lower())
+    url = f"{scheme}://{rest}"
+    try:
+        make_url(url)
+    except (ArgumentError, ValueError) as error:
+        raise ConfigError(f"{variable}={_redact_url(text)!r} is not valid: {error}") from None
+    driver = _DRIVERS.get(scheme)
+    if driver is None:
+        raise ConfigError(
+            f"{variable}: {scheme!r} is not supported: the receiver runs on PostgreSQL "
+            "(postgresql+psycopg://USER:PASSWORD@HOST/DB) or SQLite (sqlite:///PATH)"
+        )
+    if importlib.util.find_spec(driver) is None:
+        raise ConfigError(
+            f"{variable} needs the {driver} driver, which is not installed: {_PRODUCTION_EXTRA}"
+        )
+    return url
 
 
 def _parse_keys(text: str) -> tuple[str, ...]:
@@ -209,7 +266,8 @@ def load_settings(
         encryption_keys=keys,
         client_id=values.get("META_CLIENT_ID", ""),
         api_base_url=values.get("API_BASE_URL", "") or "http://localhost:8000",
-        database_url=values.get("DATABASE_URL", "") or DEFAULT_DATABASE_URL,
+        database_url=database_url(values.get("DATABASE_URL", "") or DEFAULT_DATABASE_URL),
+        database_timeout=_int(values, "DATABASE_TIMEOUT", DEFAULT_DATABASE_TIMEOUT, 1),
         rate_limit=rate,
         rate_limit_storage_uri=storage,
         trusted_proxy_hops=hops,

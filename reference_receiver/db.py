@@ -10,6 +10,14 @@ expression, which cost more than the server's work on the rows. Pooled
 connections are not pinged before use (a round trip per acknowledgement);
 the inbox write tries again on a fresh connection, and a drainer pass is
 rolled back and run again, when the server has closed one.
+
+Nothing waits for the database without end (`DATABASE_TIMEOUT`): connecting,
+waiting for a pooled connection and (PostgreSQL) every statement give up
+after it, so a hung or locked database costs a delivery a 503 with
+`Retry-After`, not a thread held for as long as the hang lasts. SQLite's
+busy timeout stays at 30 s: a drainer pass holds its one write lock for tens
+of milliseconds, and a delivery should rather wait out a long pass than be
+refused.
 """
 
 from __future__ import annotations
@@ -18,22 +26,42 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
+
+from .config import DEFAULT_DATABASE_TIMEOUT, ConfigError, database_url
 
 __all__ = ["create_db_engine", "custom_plans", "make_session_factory", "migrate"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def create_db_engine(url: str) -> Engine:
-    """An engine for `url`, tuned for concurrent writers on SQLite."""
-    parsed = make_url(url)
+def create_db_engine(url: str, *, timeout: float = DEFAULT_DATABASE_TIMEOUT) -> Engine:
+    """An engine for `url` (normalized by `config.database_url`), tuned for concurrent
+    writers on SQLite; nothing waits longer than `timeout` seconds on PostgreSQL.
+
+    Raises `ConfigError` (one line) for a database the receiver does not support
+    or whose driver is not installed.
+    """
+    parsed = make_url(database_url(url))
     if parsed.get_backend_name() != "sqlite":
         # No ping before every checkout: that is a round trip per acknowledgement.
         # A connection the server dropped fails once, SQLAlchemy then discards the
         # pool's connections, and the inbox write is tried again (`inbox.py`).
-        engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600)
+        try:
+            engine = create_engine(
+                parsed,
+                pool_size=10,
+                max_overflow=20,
+                pool_recycle=3600,
+                pool_timeout=timeout,
+                connect_args=_postgres_timeouts(parsed, timeout),
+            )
+        except (ImportError, NoSuchModuleError) as error:
+            raise ConfigError(
+                f"DATABASE_URL cannot be used ({error}): pip install 'fakemeta[production]'"
+            ) from None
         if parsed.get_driver_name() == "psycopg":
             event.listen(engine, "connect", _binary_lists)
         return engine
@@ -59,6 +87,18 @@ def create_db_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _postgres_timeouts(url: URL, timeout: float) -> dict[str, Any]:
+    """libpq's connect timeout, and a statement timeout added to the URL's own
+    `options` (a `search_path` there must survive)."""
+    seconds = max(1, round(timeout))
+    options = url.query.get("options", "")
+    own = options if isinstance(options, str) else " ".join(options)
+    return {
+        "connect_timeout": seconds,
+        "options": f"{own} -c statement_timeout={seconds * 1000}".strip(),
+    }
 
 
 def _binary_lists(dbapi_connection: Any, _record: Any) -> None:
@@ -91,6 +131,9 @@ def migrate(url_or_engine: str | Engine, revision: str = "head") -> None:
     config.set_main_option("script_location", str(_MIGRATIONS))
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # An index on a large table may take longer than a request may.
+                connection.execute(text("SET LOCAL statement_timeout = 0"))
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     finally:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from . import bulk
 from .models import ACTION_STATUS_UNKNOWN, IntegrationLog, OutboundMessage, utcnow
-from .payload import as_dict, as_str, sanitize
+from .payload import as_dict, as_str, sanitize, storable
 
 __all__ = ["record_event", "record_statuses"]
 
@@ -23,7 +23,9 @@ _STATUS_RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "played": 4
 def record_statuses(session: Session, company_id: int, account_id: int, statuses: list[Any]) -> int:
     """Move known outbound messages forward; log statuses of unknown ones. Returns updates."""
     items = [as_dict(item) for item in statuses]
-    wanted = sorted({mid for item in items if (mid := as_str(item.get("id")))})
+    # An id no database can hold in a query (NUL...) matches no message: logged as unknown.
+    wanted = sorted({mid for item in items if (mid := as_str(item.get("id"))) and storable(mid)})
+    wanted_set = set(wanted)
     updated = 0
     now = utcnow()
     known: dict[str, OutboundMessage] = {}
@@ -37,7 +39,7 @@ def record_statuses(session: Session, company_id: int, account_id: int, statuses
     for status in items:
         message_id = as_str(status.get("id"))
         value = as_str(status.get("status"))
-        found = known.get(message_id) if message_id else None
+        found = known.get(message_id) if message_id and message_id in wanted_set else None
         if found is None:
             unknown.append(
                 {

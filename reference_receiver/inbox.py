@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from sqlalchemy import Engine, Table, delete, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from . import bulk
@@ -55,9 +56,10 @@ class InboxCounts:
 class InboxUnavailable(Exception):
     """The inbox could not store a delivery.
 
-    Cause: the database is down, unreachable, locked for longer than its busy
-    timeout, or out of space. The webhook answers 503 with `Retry-After`, so
-    Meta delivers again later. Fix: bring the database back; nothing else.
+    Cause: the database is down, unreachable, locked or hung for longer than
+    `DATABASE_TIMEOUT` (SQLite: its busy timeout), or out of space. The webhook
+    answers 503 with `Retry-After`, so Meta delivers again later. Fix: bring the
+    database back; nothing else.
     """
 
 
@@ -115,7 +117,9 @@ class Inbox:
         for attempt in (1, 2):
             try:
                 connection = self._engine.raw_connection()
-            except (DBAPIError, self._dbapi_error) as error:  # cannot connect at all
+            except (DBAPIError, PoolTimeout, self._dbapi_error) as error:
+                # Cannot connect at all, or every pooled connection stayed busy
+                # for DATABASE_TIMEOUT (each waiting on a hung database).
                 raise InboxUnavailable(f"{type(error).__name__}: {error}") from error
             try:
                 return self._write(connection.driver_connection, params)
@@ -155,8 +159,8 @@ class Inbox:
                 connection.execute(insert(_TABLE), values)
         except IntegrityError:
             return False
-        except DBAPIError as error:
-            raise InboxUnavailable(str(error.orig)) from error
+        except (DBAPIError, PoolTimeout) as error:
+            raise InboxUnavailable(str(getattr(error, "orig", error))) from error
         return True
 
     def claim(self, session: Session, *, rows: int, budget: int) -> list[Waiting]:

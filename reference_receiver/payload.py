@@ -10,6 +10,7 @@ instead of failing as a whole (ROBUST-2). Nothing here touches the store.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ __all__ = [
     "parse_envelope",
     "parse_message",
     "sanitize",
+    "storable",
 ]
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
@@ -125,10 +127,22 @@ def _clean(text: str) -> str:
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
+def storable(text: str) -> bool:
+    """Whether `text` can be a key in a query as it is (`_clean` would leave it alone)."""
+    return _clean(text) == text
+
+
 def sanitize(value: Any) -> Any:
-    """`value` with every string made storable (see `_clean`), for JSON columns."""
+    """`value` with every string made storable (see `_clean`), for JSON columns.
+
+    A non-finite number (`Infinity`, `NaN`, or `1e400`, which reads as infinity)
+    is not JSON: PostgreSQL refused the row, and with it every status of the
+    change. It is kept as text, the way Python's `json` writes it.
+    """
     if isinstance(value, str):
         return _clean(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return json.dumps(value)
     if isinstance(value, dict):
         return {_clean(str(k)): sanitize(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -184,6 +198,8 @@ class InboundMessage:
     # (`user_changed_number`) or new business-scoped user id (`user_changed_user_id`).
     new_phone: str | None = None
     new_user_id: str | None = None
+    # The `timestamp` as sent when it could not be read as a time (past year 9999...).
+    timestamp_raw: str | None = None
 
     @property
     def changes_identity(self) -> bool:
@@ -233,9 +249,19 @@ def _identity_change(message: dict[str, Any]) -> tuple[str | None, str | None]:
 
 def _timestamp(value: object) -> datetime | None:
     text = as_str(value)
-    if text is None or not text.isdigit() or len(text) > 12:
+    if text is None or not text.isascii() or not text.isdigit():
         return None
-    return datetime.fromtimestamp(int(text), UTC)
+    try:
+        return datetime.fromtimestamp(int(text), UTC)
+    except (OverflowError, ValueError, OSError):  # past year 9999: no datetime holds it
+        return None
+
+
+def _raw_timestamp(value: object, read: datetime | None) -> str | None:
+    """What was sent as the timestamp, when it was sent but could not be read."""
+    if read is not None or value is None:
+        return None
+    return _clean(value if isinstance(value, str) else json.dumps(sanitize(value)))[:64]
 
 
 class Contacts:
@@ -299,6 +325,7 @@ def parse_message(message: object, contacts: list[Any] | Contacts) -> InboundMes
     name = contacts.name_of(as_str(item.get("from")), as_str(item.get("from_user_id")))
     text = message_text(item)
     new_phone, new_user_id = _identity_change(item)
+    sent_at = _timestamp(item.get("timestamp"))
     return InboundMessage(
         message_id=message_id,
         type=kind[:64],
@@ -306,8 +333,9 @@ def parse_message(message: object, contacts: list[Any] | Contacts) -> InboundMes
         sender_user_id=user_id,
         name=None if name is None else _clean(name)[:512],
         text=None if text is None else _clean(text),
-        sent_at=_timestamp(item.get("timestamp")),
+        sent_at=sent_at,
         known_type=kind in KNOWN_TYPES,
         new_phone=new_phone,
         new_user_id=new_user_id,
+        timestamp_raw=_raw_timestamp(item.get("timestamp"), sent_at),
     )

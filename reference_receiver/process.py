@@ -31,6 +31,7 @@ from .payload import (
     iter_changes,
     parse_envelope,
     parse_message,
+    storable,
 )
 from .store import AccountRef, Store
 
@@ -67,6 +68,14 @@ class _Pass:
             value = change.value
             phone_number_id = change.phone_number_id
             account = None
+            if phone_number_id and not storable(phone_number_id):
+                # NUL or a lone surrogate: no account has it, and PostgreSQL
+                # refuses it even in a query (the pass failed, and the delivery with it).
+                logger.warning(
+                    "WhatsApp webhook for unknown phone_number_id %r: nothing stored",
+                    phone_number_id[:64],
+                )
+                continue
             if phone_number_id:
                 account = self.account(phone_number_id)
                 if account is None:

@@ -8,15 +8,24 @@ its address past proxies we do not run. Storage is in-memory by default
 gunicorn workers. The moving-window strategy makes "N per S seconds" hold
 over any S-second span, not per clock-aligned window.
 
-When the storage is unreachable the limiter logs it and falls back to
-per-process memory (`in_memory_fallback_enabled`, `swallow_errors`), so a
-Redis outage never turns a valid delivery into a 5xx.
+Redis is reached through a bounded, blocking connection pool
+(`REDIS_POOL_OPTIONS`): under a burst a request waits for a free connection
+instead of failing, because a failure is what the limiter treats as an
+outage. When Redis is unreachable (refused, or no connection within
+`REDIS_POOL_OPTIONS["timeout"]` seconds) the limiter logs it and falls back
+to per-process memory (`in_memory_fallback_enabled`), so an outage never
+turns a valid delivery into a 5xx; that is a choice, made for outages only.
+Errors are never swallowed: a request whose check fails while the fallback
+is being switched on is answered 503 with `Retry-After`, never let through
+unlimited.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+from typing import Any
 
 from flask import Blueprint, Flask, Response, request
 from flask_limiter import Limiter, RateLimitExceeded
@@ -24,7 +33,24 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings
 
-__all__ = ["client_ip", "install_rate_limit"]
+__all__ = ["REDIS_POOL_OPTIONS", "client_ip", "install_rate_limit"]
+
+logger = logging.getLogger(__name__)
+
+#: How the limiter talks to Redis (`redis.from_url` keywords). The default pool
+#: of redis-py raises "Too many connections" when it is full, and opens a
+#: connection per concurrent request until then (a burst of 1,500 ran Redis out
+#: of clients), and Flask-Limiter took either for an outage and fell back to a
+#: fresh in-memory count: half a burst got through. A blocking pool makes a
+#: request wait (about a millisecond per queued check); `max_connections` in
+#: the URL's query overrides the size.
+REDIS_POOL_OPTIONS: dict[str, Any] = {
+    "max_connections": 50,
+    "timeout": 10,  # seconds to wait for a free connection before calling Redis down
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}
+_REDIS_SCHEMES = ("redis://", "rediss://")
 
 
 def client_ip() -> str:
@@ -40,18 +66,30 @@ def install_rate_limit(app: Flask, settings: Settings, limited: Blueprint) -> Li
         )
     if settings.rate_limit is None:
         return None
+    uri = settings.rate_limit_storage_uri
     limiter = Limiter(
         key_func=client_ip,
         app=app,
-        storage_uri=settings.rate_limit_storage_uri,
+        storage_uri=uri,
+        storage_options=_redis_pool(uri) if uri.startswith(_REDIS_SCHEMES) else {},
         strategy="moving-window",
         default_limits=[],
         headers_enabled=False,
-        swallow_errors=True,
+        swallow_errors=False,
         in_memory_fallback_enabled=True,
         key_prefix="fakemeta-receiver",
     )
     limiter.limit(settings.rate_limit.as_limits_string())(limited)
+
+    if uri.startswith("redis"):
+        from redis.exceptions import RedisError
+
+        @app.errorhandler(RedisError)
+        def _storage_failed(error: RedisError) -> Response:
+            logger.warning("rate limit storage failed (%s): answered 503", type(error).__name__)
+            response = Response("Rate limit unavailable\n", 503, mimetype="text/plain")
+            response.headers["Retry-After"] = "1"
+            return response
 
     @app.errorhandler(RateLimitExceeded)
     def _too_many(error: RateLimitExceeded) -> Response:
@@ -69,3 +107,10 @@ def install_rate_limit(app: Flask, settings: Settings, limited: Blueprint) -> Li
         return response
 
     return limiter
+
+
+def _redis_pool(uri: str) -> dict[str, Any]:
+    """`storage_options` that hand limits' Redis storage a blocking pool for `uri`."""
+    from redis import BlockingConnectionPool
+
+    return {"connection_pool": BlockingConnectionPool.from_url(uri, **REDIS_POOL_OPTIONS)}

@@ -76,6 +76,13 @@ def rolled_back(error: OperationalError) -> bool:
 def _log_values(
     account: AccountRef, message: InboundMessage, client_id: int | None, now: datetime
 ) -> dict[str, Any]:
+    details: dict[str, Any] = {
+        "from_user_id": message.sender_user_id,
+        "known_type": message.known_type,
+        "timestamp": message.sent_at.isoformat() if message.sent_at else None,
+    }
+    if message.timestamp_raw is not None:
+        details["timestamp_raw"] = message.timestamp_raw  # unreadable: kept as sent
     return {
         "company_id": account.company_id,
         "account_id": account.id,
@@ -85,11 +92,7 @@ def _log_values(
         "message_type": message.type,
         "sender": message.sender or message.sender_user_id,
         "text": message.text,
-        "details": {
-            "from_user_id": message.sender_user_id,
-            "known_type": message.known_type,
-            "timestamp": message.sent_at.isoformat() if message.sent_at else None,
-        },
+        "details": details,
         "created_at": now,
     }
 

@@ -34,6 +34,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith(("META_", "FCM_", "RATE_LIMIT", "FAKEMETA_PROBE")) or name in {
             "INTEGRATION_ENCRYPTION_KEY",
             "DATABASE_URL",
+            "DATABASE_TIMEOUT",
             "TRUSTED_PROXY_HOPS",
             "MAX_BODY_BYTES",
             "API_BASE_URL",

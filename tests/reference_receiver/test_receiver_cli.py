@@ -179,3 +179,54 @@ def test_drain_on_an_unmigrated_database_is_one_line_exit_2(env: dict[str, str])
     result = CliRunner().invoke(receiver, ["drain", "--once"], env=env)
     assert result.exit_code == 2
     assert "migrate" in result.output
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("mysql://crm@localhost/crm", "'mysql' is not supported"),
+        ("mysql+pymysql://crm@localhost/crm", "'mysql+pymysql' is not supported"),
+        ("oracle://crm@localhost/crm", "is not supported"),
+        ("localhost:5432/crm", "is not a database URL"),
+    ],
+)
+def test_a_database_url_the_receiver_cannot_use_is_one_line_exit_2(
+    env: dict[str, str], url: str, said: str
+) -> None:
+    """Before, `mysql://` and `postgres://` ended in SQLAlchemy tracebacks."""
+    env["DATABASE_URL"] = url
+    result = CliRunner().invoke(receiver, ["migrate"], env=env)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert said in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_a_missing_driver_names_the_extra_to_install(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "psycopg" else real(name, *args),
+    )
+    env["DATABASE_URL"] = "postgres://crm@127.0.0.1/crm"
+    result = CliRunner().invoke(receiver, ["migrate"], env=env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [
+        "Error: DATABASE_URL needs the psycopg driver, which is not installed: "
+        "pip install 'fakemeta[production]'"
+    ]
+
+
+@pytest.mark.postgres
+def test_the_heroku_postgres_url_form_is_accepted(env: dict[str, str], postgres_url: str) -> None:
+    """`postgres://` (Heroku, Render) is PostgreSQL through psycopg."""
+    env["DATABASE_URL"] = postgres_url.replace("postgresql+psycopg://", "postgres://")
+    result = CliRunner().invoke(receiver, ["migrate"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "database is up to date" in result.output

@@ -116,3 +116,24 @@ def test_repr_never_shows_secrets() -> None:
 def test_create_app_refuses_to_start_without_the_secret() -> None:
     with pytest.raises(ConfigError, match="META_CLIENT_SECRET"):
         create_app({"META_CLIENT_SECRET": "", "META_WEBHOOK_VERIFY_TOKEN": "x"})
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgres://crm:pw@db:5432/crm", "postgresql+psycopg://crm:pw@db:5432/crm"),
+        ("postgresql://crm@db/crm", "postgresql+psycopg://crm@db/crm"),
+        ("postgresql+psycopg://crm@db/crm", "postgresql+psycopg://crm@db/crm"),
+        ("sqlite:///crm.sqlite3", "sqlite:///crm.sqlite3"),
+    ],
+)
+def test_database_url_spellings_of_postgres_mean_psycopg(given: str, used: str) -> None:
+    settings = load(DATABASE_URL=given)
+    assert settings.database_url == used  # type: ignore[attr-defined]
+
+
+def test_database_timeout_default_and_override() -> None:
+    assert load().database_timeout == 10  # type: ignore[attr-defined]
+    assert load(DATABASE_TIMEOUT="3").database_timeout == 3  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="DATABASE_TIMEOUT"):
+        load(DATABASE_TIMEOUT="0")

@@ -354,3 +354,79 @@ def test_a_forked_process_starts_its_own_drainer(tmp_path: Path) -> None:
         assert len(probe(app.test_client(), "messages", id=message["id"])) == 1
     finally:
         state.close()
+
+
+def test_kill_9_mid_passes_then_full_redelivery_notifies_every_message_once(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The issue's crash test: a receiver that drains as it acknowledges is killed with
+    SIGKILL while its drainer is applying passes; Meta then delivers everything again
+    (the redelivery is deduplicated by message id). Every message ends with one log row
+    and one notification row: they are written in one transaction (`drainer.py`), so a
+    kill between them cannot leave a logged message that is never notified."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    config = base_config(tmp_path, DATABASE_URL=database_url, INBOX_DRAIN="thread")
+    receiver_state(build_app(config, settle=False)).close()  # migrated, with the account
+    env = {**os.environ, **{k: str(v) for k, v in config.items()}}
+    deliveries = [
+        meta_encode(
+            envelope([text_message(f"d{d} m{m}", sender=f"2096{d:03d}{m:02d}") for m in range(20)])
+        )
+        for d in range(200)
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SERVE], stdout=subprocess.PIPE, env=env, cwd=tmp_path
+    )
+    watcher = build_app(dict(config, INBOX_DRAIN="external"), account=False, settle=False)
+    watching = receiver_state(watcher)
+    try:
+        assert process.stdout is not None
+        url = f"http://127.0.0.1:{int(process.stdout.readline())}{WEBHOOK}"
+
+        def send(body: bytes) -> int:
+            try:
+                return httpx.post(
+                    url, content=body, headers={"X-Hub-Signature-256": sign(body)}, timeout=10
+                ).status_code
+            except httpx.TransportError:
+                return 0  # killed meanwhile
+
+        with ThreadPoolExecutor(8) as pool:
+            sent = [pool.submit(send, body) for body in deliveries]
+            deadline = time.monotonic() + 30
+            # Kill once passes have been committed and more wait: mid-way through.
+            while logs(watching) < 400 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+            acknowledged = sum(future.result() == 200 for future in sent)
+        applied = logs(watching)
+        assert 0 < applied < 4000, applied  # the kill came mid-way
+        assert acknowledged < 200 or count(watching, InboxDelivery) > 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        watching.close()
+    restarted = build_app(config, account=False, settle=False)
+    state = receiver_state(restarted)
+    try:
+        for body in deliveries:  # Meta's full redelivery
+            assert post(restarted, body) == 200
+        assert state.drainer is not None
+        deadline = time.monotonic() + 60
+        while count(state, InboxDelivery) and time.monotonic() < deadline:
+            state.drainer.wake()
+            time.sleep(0.05)
+        assert state.drainer.wait_idle(30)
+        assert count(state, InboxDelivery) == 0
+        assert logs(state) == 4000
+        assert count(state, Notification) == 4000
+        with state.sessions() as session:
+            notified = session.execute(
+                select(func.count(func.distinct(Notification.log_id)))
+            ).scalar_one()
+        assert notified == 4000
+    finally:
+        state.close()

@@ -173,3 +173,54 @@ def test_two_gunicorn_workers_share_one_limit_through_redis(tmp_path: Path, redi
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=15)
+
+
+@pytest.mark.redis
+def test_a_burst_never_passes_the_limit_when_the_redis_pool_runs_dry(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """300 concurrent requests from one address, limit 100/60, a Redis pool of two
+    connections held up by a short pause of the server: the requests that find no
+    free connection wait for one, they are never let through unlimited (before,
+    the pool raised "Too many connections" and the limiter fell back to a fresh
+    in-memory count or swallowed the error)."""
+    import threading
+
+    import redis
+    from werkzeug.serving import make_server
+
+    separator = "&" if "?" in redis_url else "?"
+    app = limited_app(
+        tmp_path,
+        "100/60",
+        RATE_LIMIT_STORAGE_URI=f"{redis_url}{separator}max_connections=2",
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server.daemon_threads = True  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}{WEBHOOK}"
+    source = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(2, 254)}"
+    codes: list[int] = []
+    start = threading.Barrier(301)
+
+    def one() -> None:
+        with httpx.Client(transport=httpx.HTTPTransport(local_address=source), timeout=60) as http:
+            start.wait()
+            codes.append(http.get(url).status_code)
+
+    threads = [threading.Thread(target=one) for _ in range(300)]
+    try:
+        for thread in threads:
+            thread.start()
+        admin = redis.Redis.from_url(redis_url)
+        admin.execute_command("CLIENT", "PAUSE", "300", "ALL")  # every request finds it busy
+        admin.close()
+        start.wait()
+        for thread in threads:
+            thread.join(90)
+    finally:
+        server.shutdown()
+        receiver_state(app).close()
+    assert len(codes) == 300
+    assert codes.count(403) == 100, sorted(set(codes))
+    assert codes.count(429) == 200

@@ -374,8 +374,8 @@ def test_postgres_stores_messages_like_sqlite(tmp_path: Path, postgres_url: str)
 # -- batches: one transaction per change, same rules as one message at a time ------
 
 
-def post_signed(app: Flask, payload: dict[str, Any]) -> int:
-    body = meta_encode(payload)
+def post_signed(app: Flask, payload: dict[str, Any] | bytes) -> int:
+    body = payload if isinstance(payload, bytes) else meta_encode(payload)
     response = app.test_client().post(
         WEBHOOK, data=body, headers={"X-Hub-Signature-256": sign(body)}
     )
@@ -557,3 +557,82 @@ def test_concurrent_overlapping_batches_store_each_message_once_on_postgres(
         concurrent_overlapping_batches(app)
     finally:
         receiver_state(app).close()
+
+
+def test_a_timestamp_past_year_9999_is_stored_with_its_raw_value(any_app: Flask) -> None:
+    """The message was acknowledged and dropped (`datetime` stops at 9999): now it is
+    stored, without a time, and the log keeps what Meta sent."""
+    app = any_app
+    far = text_message("from the far future", sender="2091", timestamp="999999999999")
+    normal = text_message("now", sender="2092")
+    assert post_signed(app, envelope([far, normal])) == 200
+    with receiver_state(app).sessions() as session:
+        log = session.execute(
+            select(IntegrationLog).where(IntegrationLog.message_id == far["id"])
+        ).scalar_one()
+        client = session.execute(select(Client).where(Client.phone == "2091")).scalar_one()
+    assert log.text == "from the far future"
+    assert log.details["timestamp"] is None
+    assert log.details["timestamp_raw"] == "999999999999"
+    assert client.last_message_at is not None  # the time it was received instead
+    assert count(app, IntegrationLog, IntegrationLog.message_id == normal["id"]) == 1
+    assert count(app, Notification) == 2
+
+
+@pytest.mark.parametrize("number", [b"Infinity", b"-Infinity", b"NaN", b"1e400", b"-1e400"])
+def test_a_non_finite_number_in_a_status_costs_no_status(any_app: Flask, number: bytes) -> None:
+    """`Infinity` or `1e400` anywhere in one status dropped every status of the change
+    (a JSON column cannot hold it); now the number is kept as text and all are applied."""
+    app = any_app
+    state = receiver_state(app)
+    with state.sessions() as session, session.begin():
+        account_id = session.execute(select(IntegrationAccount.id)).scalar_one()
+        session.add(OutboundMessage(account_id=account_id, message_id="wamid.INF1"))
+        session.add(OutboundMessage(account_id=account_id, message_id="wamid.INF2"))
+    statuses = [
+        {"id": "wamid.INF1", "status": "delivered", "timestamp": "1700000001", "recipient_id": "1"},
+        {
+            "id": "wamid.INF2",
+            "status": "failed",
+            "errors": [{"code": 131026, "weight": 987654321987}],
+        },
+        {"id": "wamid.UNKNOWN", "status": "sent", "pricing": {"rate": 987654321987}},
+    ]
+    body = meta_encode(envelope(statuses=statuses)).replace(b"987654321987", number)
+    assert post_signed(app, body) == 200
+    with state.sessions() as session:
+        outbound = dict(
+            session.execute(select(OutboundMessage.message_id, OutboundMessage.status)).all()
+        )
+        errors = session.execute(
+            select(OutboundMessage.errors).where(OutboundMessage.message_id == "wamid.INF2")
+        ).scalar_one()
+        unknown = session.execute(
+            select(IntegrationLog.details).where(IntegrationLog.action == ACTION_STATUS_UNKNOWN)
+        ).scalar_one()
+    assert outbound == {"wamid.INF1": "delivered", "wamid.INF2": "failed"}
+    kept = {b"1e400": "Infinity", b"-1e400": "-Infinity"}.get(number, number.decode())
+    assert errors["errors"][0]["weight"] == kept
+    assert unknown["status"]["pricing"]["rate"] == kept
+
+
+def test_a_nul_in_phone_number_id_is_logged_and_skipped(
+    any_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL refuses NUL in text: the whole delivery failed its passes and was left
+    in the inbox. Now that change is skipped like an unknown number; the rest is stored."""
+    from reference_receiver.models import InboxDelivery
+
+    app = any_app
+    bad = envelope([text_message(sender="2093")], phone_number_id="1065\x00")
+    bad_status = envelope(statuses=[{"id": "wamid.\x00", "status": "sent"}])
+    good_message = text_message(sender="2094")
+    bad["entry"][0]["changes"].append(envelope([good_message])["entry"][0]["changes"][0])
+    bad["entry"][0]["changes"].append(bad_status["entry"][0]["changes"][0])
+    caplog.set_level("WARNING", logger="reference_receiver")
+    assert post_signed(app, bad) == 200
+    assert count(app, IntegrationLog, IntegrationLog.message_id == good_message["id"]) == 1
+    assert count(app, Client, Client.phone == "2093") == 0
+    assert count(app, IntegrationLog, IntegrationLog.action == ACTION_STATUS_UNKNOWN) == 1
+    assert count(app, InboxDelivery) == 0  # applied, not left failing
+    assert "unknown phone_number_id" in caplog.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -364,3 +365,100 @@ def test_secret_never_logged(deliver, caplog: pytest.LogCaptureFixture) -> None:
         deliver(b"xx")
     assert APP_SECRET not in caplog.text
     assert VERIFY_TOKEN not in caplog.text
+
+
+def _serve(kind: str, config: dict[str, object], tmp_path: Path) -> tuple[int, Callable[[], None]]:
+    """A receiver on a free port: werkzeug's threaded server, or gunicorn (gthread)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import threading
+
+    from werkzeug.serving import make_server
+
+    if kind == "werkzeug":
+        app = build_app(config, settle=False)
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        server.daemon_threads = True  # type: ignore[attr-defined]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+        def stop_werkzeug() -> None:
+            server.shutdown()
+            receiver_state(app).close()
+
+        return server.server_port, stop_werkzeug
+    receiver_state(build_app(config, settle=False)).close()
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        port = int(probe_socket.getsockname()[1])
+    env = {**os.environ, **{k: str(v) for k, v in config.items()}}
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "4"),
+            *("-b", f"127.0.0.1:{port}", "--log-level", "warning"),
+            "reference_receiver:create_app()",
+        ],
+        env=env,
+        cwd=tmp_path,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert process.poll() is None, "gunicorn exited"
+            assert time.monotonic() < deadline, "gunicorn did not start in 30 s"
+            time.sleep(0.1)
+
+    def stop_gunicorn() -> None:
+        process.terminate()
+        process.wait(15)
+
+    return port, stop_gunicorn
+
+
+@pytest.mark.parametrize("server", ["werkzeug", "gunicorn"])
+@pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])
+def test_a_body_over_the_cap_is_413_and_the_connection_is_closed(
+    tmp_path: Path, server: str, chunked: bool
+) -> None:
+    """Over MAX_BODY_BYTES, a chunked body too is 413 (it was 401: werkzeug read up to
+    the cap and the cut body failed the signature check), before the signature is
+    looked at; and the server closes the connection at once, not after waiting for
+    the rest of a body it will never use (here the client never ends it)."""
+    import socket
+
+    port, stop = _serve(server, base_config(tmp_path, MAX_BODY_BYTES="4096"), tmp_path)
+    body = b"{" + b" " * 10_000 + b"}"
+    head = (
+        f"POST {WEBHOOK} HTTP/1.1\r\nHost: receiver\r\nContent-Type: application/json\r\n"
+        f"X-Hub-Signature-256: {sign(body)}\r\n"
+    ).encode()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+            if chunked:
+                connection.sendall(head + b"Transfer-Encoding: chunked\r\n\r\n")
+                for start in range(0, len(body), 1000):
+                    part = body[start : start + 1000]
+                    connection.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+            else:
+                connection.sendall(
+                    head + b"Content-Length: %d\r\n\r\n%s" % (len(body), body[:2000])
+                )
+            received = b""
+            started = time.monotonic()
+            while True:
+                try:
+                    data = connection.recv(65536)
+                except ConnectionResetError:
+                    break
+                if not data:
+                    break
+                received += data
+            closed_after = time.monotonic() - started
+    finally:
+        stop()
+    assert received.startswith(b"HTTP/1.1 413 "), received[:200]
+    assert closed_after < 3, closed_after
