@@ -7,6 +7,7 @@ checks failed, skipped if none could run, passed otherwise.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -14,24 +15,38 @@ from typing import Any, Literal
 
 from contract_tests.requirements import REQUIREMENTS, Requirement
 from contract_tests.shrinking import Shrunk
-from simulator.targets import Exchange
+from simulator.targets import RESPONSE_BODY_LIMIT, Exchange
 
-__all__ = ["CheckResult", "Outcome", "Report", "RequirementResult", "exchange_summary"]
+__all__ = ["CUT_NOTE", "CheckResult", "Outcome", "Report", "RequirementResult", "exchange_summary"]
 
 Outcome = Literal["passed", "failed", "skipped"]
 
 _BODY_LIMIT = 2000
+# `json.dumps` escapes C0 controls (ESC becomes `\u001b`) but writes these raw
+# under `ensure_ascii=False`: DEL, the C1 controls (U+009B starts an escape
+# sequence on a terminal, as ESC [ does), line separators and bidirectional
+# overrides. They occur only inside strings, where `\uXXXX` means the same.
+_RAW_CONTROLS = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
-def _trim(data: bytes) -> str:
+#: How reports say that fakemeta stopped reading a response body.
+CUT_NOTE = f"cut at {RESPONSE_BODY_LIMIT // 1024} KiB: the receiver sent more"
+
+
+def _trim(data: bytes, *, cut: bool = False) -> str:
     text = data.decode("utf-8", "replace")
-    if len(text) <= _BODY_LIMIT:
+    if len(text) <= _BODY_LIMIT and not cut:
         return text
-    return f"{text[:_BODY_LIMIT]}… ({len(data)} bytes in all)"
+    return f"{text[:_BODY_LIMIT]}… ({CUT_NOTE if cut else f'{len(data)} bytes in all'})"
 
 
 def exchange_summary(exchange: Exchange) -> dict[str, Any]:
-    """What was sent and what came back, bodies trimmed, for reports."""
+    """What was sent and what came back, bodies trimmed, for reports.
+
+    Strings are the receiver's own, control characters included: renderers
+    for terminals make them visible (`reporting.printable`). `truncated`
+    says the receiver sent more body than fakemeta reads.
+    """
     request, response = exchange.request, exchange.response
     return {
         "request": {
@@ -44,7 +59,8 @@ def exchange_summary(exchange: Exchange) -> dict[str, Any]:
         "response": {
             "status": response.status,
             "headers": [list(pair) for pair in response.headers],
-            "body": _trim(response.body),
+            "body": _trim(response.body, cut=response.truncated),
+            "truncated": response.truncated,
         },
         "latency_ms": round(exchange.latency * 1000, 1),
     }
@@ -166,4 +182,7 @@ class Report:
         }
 
     def dumps(self) -> str:
-        return json.dumps(self.to_json(), ensure_ascii=False, indent=2)
+        """The JSON report: receivers' strings kept exactly, every control character
+        written as a JSON escape, so that printing the file cannot drive a terminal."""
+        text = json.dumps(self.to_json(), ensure_ascii=False, indent=2)
+        return _RAW_CONTROLS.sub(lambda match: f"\\u{ord(match[0]):04x}", text)

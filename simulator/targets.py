@@ -6,6 +6,14 @@ records the round trip as an `Exchange`. Generation never knows which
 target it feeds (STYLE rule 4): the same case runs against a URL
 (`HttpTarget`), a WSGI app (`WsgiTarget`) or an ASGI app (`AsgiTarget`).
 
+A receiver is untrusted, so what is read of it is bounded in size and in
+time: `RESPONSE_BODY_LIMIT` bytes of a body are kept (the rest is drained a
+little, then the connection is closed, and the `Response` says it was cut),
+and over HTTP the target's `timeout` is the whole attempt's budget, enforced
+on every socket operation, so a receiver that trickles a byte a second
+cannot hold a sender, a check or serve's dispatcher. `printable()` makes
+the receiver's text safe to show on a terminal.
+
 Client IPs matter to receivers that rate-limit per address, so every send
 takes a `source_ip`: over HTTP on loopback the socket is bound to that
 address in 127.0.0.0/8; in-process it becomes `REMOTE_ADDR` (WSGI) or the
@@ -19,14 +27,18 @@ import asyncio
 import contextlib
 import inspect
 import ipaddress
+import re
+import ssl
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
+import httpcore
 import httpx
 
 from simulator._asgi import Lifespan
@@ -40,6 +52,7 @@ from simulator.errors import (
 )
 
 __all__ = [
+    "RESPONSE_BODY_LIMIT",
     "AsgiTarget",
     "Exchange",
     "HttpTarget",
@@ -47,6 +60,7 @@ __all__ = [
     "Response",
     "Target",
     "WsgiTarget",
+    "printable",
     "target_for",
 ]
 
@@ -55,6 +69,40 @@ HeaderPairs = tuple[tuple[str, str], ...]
 _LOOPBACK_V4 = ipaddress.ip_network("127.0.0.0/8")
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 _T = TypeVar("_T")
+
+#: How much of a response body is kept: more than any check or report needs.
+#: A receiver that answers more (10 GB, or forever) is cut here, not read into memory.
+RESPONSE_BODY_LIMIT = 64 * 1024
+#: After the limit, this much more is read and thrown away, so that an answer a
+#: little too long leaves the connection reusable; past it the connection is closed.
+_DRAIN_LIMIT = 1024 * 1024
+#: Writes go out in pieces, each given what is left of the attempt's budget.
+_WRITE_PIECE = 64 * 1024
+
+# The monotonic time by which the current attempt (in this thread) must end;
+# read by `_DeadlineStream` on every socket operation.
+_DEADLINE: ContextVar[float | None] = ContextVar("fakemeta_attempt_deadline", default=None)
+
+# C0 and C1 controls (ESC starts terminal escape sequences; U+009B is a
+# one-character CSI), DEL, and the bidirectional overrides that can make a line
+# read differently from its bytes. Newline and tab are kept.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters shown as escapes (`\\x1b`), newline and tab kept.
+
+    For text a receiver chose (status line, headers, body) on its way to a
+    terminal or a log, so that it cannot move the cursor, recolour or retitle
+    the terminal, or hide what it says. Reports that are data (JSON) keep the
+    raw text.
+    """
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _find(headers: HeaderPairs, name: str) -> str | None:
@@ -78,11 +126,16 @@ class Request:
 
 @dataclass(frozen=True)
 class Response:
-    """What came back: status, headers in order, body bytes (decompressed)."""
+    """What came back: status, headers in order, body bytes (decompressed).
+
+    `truncated`: the receiver sent more than `RESPONSE_BODY_LIMIT` bytes of
+    body and `body` holds only the first of them.
+    """
 
     status: int
     headers: HeaderPairs
     body: bytes
+    truncated: bool = False
 
     def header(self, name: str) -> str | None:
         return _find(self.headers, name)
@@ -98,7 +151,7 @@ class Response:
 
 @dataclass(frozen=True)
 class Exchange:
-    """One round trip; `latency` is seconds from sending to the whole response read."""
+    """One round trip; `latency` is seconds from sending to the response read (as far as kept)."""
 
     request: Request
     response: Response
@@ -165,8 +218,10 @@ class _ClientTarget:
         client = self._client(source_ip)
         request = client.build_request(method, url, content=content, headers=list(headers))
         start = time.perf_counter()
+        deadline = None if self.in_process else time.monotonic() + self.timeout
+        token = _DEADLINE.set(deadline)
         try:
-            response = self._send(client, request)
+            response, body_read = self._send(client, request)
         except httpx.HTTPError as exc:
             # Not the query: a handshake's holds the verify token, and this reaches logs.
             raise from_httpx(exc, url=self.url, source_ip=source_ip, timeout=self.timeout) from exc
@@ -180,10 +235,17 @@ class _ClientTarget:
                 " — a server would answer 500; fix the handler so it answers",
                 url=self.url,
             ) from exc
+        finally:
+            _DEADLINE.reset(token)
         latency = time.perf_counter() - start
         return Exchange(
             Request(method, url, tuple(request.headers.multi_items()), body, source_ip),
-            Response(response.status_code, tuple(response.headers.multi_items()), response.content),
+            Response(
+                response.status_code,
+                tuple(response.headers.multi_items()),
+                bytes(body_read.kept),
+                body_read.truncated,
+            ),
             latency,
         )
 
@@ -228,9 +290,14 @@ class _ClientTarget:
     def _new_client(self, source_ip: str | None) -> Any:
         raise NotImplementedError
 
-    def _send(self, client: Any, request: httpx.Request) -> httpx.Response:
-        response: httpx.Response = client.send(request)
-        return response
+    def _send(self, client: Any, request: httpx.Request) -> tuple[httpx.Response, _BodyRead]:
+        response: httpx.Response = client.send(request, stream=True)
+        body = _BodyRead(self, response)
+        try:
+            body.read(response.iter_bytes())
+        finally:
+            response.close()  # unread bytes left: the connection is closed, not reused
+        return response, body
 
     def _close_client(self, client: Any) -> None:
         client.close()
@@ -273,6 +340,9 @@ class HttpTarget(_ClientTarget):
         # Plain HTTP to loopback never speaks TLS: no proxy is used there and
         # redirects are not followed.
         self._tls_unused = parsed.scheme == "http" and self.loopback
+        # One TLS context for all of this target's clients (one per source
+        # address), made with the first: httpx would build one per client.
+        self._tls_context: ssl.SSLContext | None = None
 
     def _check_source(self, source_ip: str | None) -> str | None:
         if source_ip is None:
@@ -299,12 +369,21 @@ class HttpTarget(_ClientTarget):
         return source_ip
 
     def _new_client(self, source_ip: str | None) -> httpx.Client:
-        # `verify=True` loads the CA bundle, 40-60 ms for every client (one per
-        # source address): not for a context that is never used.
-        verify = False if self._tls_unused else self.verify_tls
+        # `verify=True` loads the CA bundle, 40-60 ms: not for a context that
+        # is never used, and once per target, not per client (the caller
+        # holds the lock).
+        if self._tls_context is None:
+            self._tls_context = httpx.create_ssl_context(
+                verify=False if self._tls_unused else self.verify_tls,
+                trust_env=not self.loopback,
+            )
         transport = httpx.HTTPTransport(
-            verify=verify, local_address=source_ip, trust_env=not self.loopback
+            verify=self._tls_context, local_address=source_ip, trust_env=not self.loopback
         )
+        # httpx has no public way to give its pool a network backend; httpcore's
+        # pool takes one, and every connection it opens uses it.
+        pool = transport._pool
+        pool._network_backend = _DeadlineBackend(pool._network_backend)
         return httpx.Client(
             transport=transport,
             timeout=self.timeout,
@@ -394,10 +473,15 @@ class AsgiTarget(_ClientTarget):
         transport = httpx.ASGITransport(app=self.app, client=(source_ip or "127.0.0.1", 50000))
         return httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False)
 
-    def _send(self, client: Any, request: httpx.Request) -> httpx.Response:
-        async def send() -> httpx.Response:
-            response: httpx.Response = await client.send(request)
-            return response
+    def _send(self, client: Any, request: httpx.Request) -> tuple[httpx.Response, _BodyRead]:
+        async def send() -> tuple[httpx.Response, _BodyRead]:
+            response: httpx.Response = await client.send(request, stream=True)
+            body = _BodyRead(self, response)
+            try:
+                await body.aread(response.aiter_bytes())
+            finally:
+                await response.aclose()
+            return response, body
 
         return self._run(send(), str(request.url))
 
@@ -454,3 +538,125 @@ def _is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+class _BodyRead:
+    """The kept start of a response body, read in chunks within the attempt's deadline."""
+
+    def __init__(self, target: _ClientTarget, response: httpx.Response) -> None:
+        self.kept = bytearray()
+        self.seen = 0
+        self._target = target
+        self._status = response.status_code
+        self._deadline = _DEADLINE.get()
+
+    @property
+    def truncated(self) -> bool:
+        return self.seen > RESPONSE_BODY_LIMIT
+
+    def read(self, chunks: Iterable[bytes]) -> None:
+        try:
+            for chunk in chunks:
+                if not self._take(chunk):
+                    return
+        except httpx.TimeoutException:
+            raise self._overdue() from None
+
+    async def aread(self, chunks: AsyncIterator[bytes]) -> None:
+        async for chunk in chunks:
+            if not self._take(chunk):
+                return
+
+    def _take(self, chunk: bytes) -> bool:
+        """Keep what fits; False when reading should stop."""
+        room = RESPONSE_BODY_LIMIT - len(self.kept)
+        if room > 0:
+            self.kept += chunk[:room]
+        self.seen += len(chunk)
+        # Also checked here: a proxy's connections are not ours to time.
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise self._overdue()
+        return self.seen <= RESPONSE_BODY_LIMIT + _DRAIN_LIMIT
+
+    def _overdue(self) -> ReceiverTimeout:
+        url, timeout = self._target.url, self._target.timeout
+        return ReceiverTimeout(
+            f"the answer from {url} (HTTP {self._status}) was still arriving after"
+            f" {timeout:g} s, the time one attempt may take — make the receiver send its"
+            " whole answer at once, quickly, or raise the timeout",
+            url=url,
+        )
+
+
+def _budget(timeout: float | None, error: type[Exception]) -> float | None:
+    """`timeout` for one socket operation, cut to what is left of the attempt's deadline."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("the attempt's deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the current attempt's deadline.
+
+    httpx's timeouts are per operation, so a receiver that sends one byte a
+    second never trips them; the deadline is looked up on each call, because
+    a kept-alive connection serves attempts with different deadlines.
+    """
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _budget(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        for start in range(0, len(buffer), _WRITE_PIECE):
+            piece = buffer[start : start + _WRITE_PIECE]
+            self._stream.write(piece, _budget(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: Any,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        budget = _budget(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, budget))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """Opens `_DeadlineStream`s; connecting, too, ends by the attempt's deadline."""
+
+    def __init__(self, backend: httpcore.NetworkBackend) -> None:
+        self._backend = backend
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        budget = _budget(timeout, httpcore.ConnectTimeout)
+        stream = self._backend.connect_tcp(host, port, budget, local_address, socket_options)
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        budget = _budget(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._backend.connect_unix_socket(path, budget, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)

@@ -9,10 +9,10 @@ visible escapes before any of it reaches a terminal or a file.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from contract_tests.report import CheckResult, Report
+from contract_tests.report import CUT_NOTE, CheckResult, Report
+from simulator.targets import printable
 
 __all__ = [
     "ASCII_MARKS",
@@ -26,20 +26,6 @@ __all__ = [
 
 MARKS = {"passed": "✓", "failed": "✗", "skipped": "–"}
 ASCII_MARKS = {"passed": "+", "failed": "x", "skipped": "-"}
-
-# C0 and C1 controls (ESC starts terminal escape sequences), DEL, and the
-# bidirectional overrides that can make a line read differently from its bytes.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: str) -> str:
-    """`text` with control characters shown as escapes (newline and tab kept)."""
-    return _UNPRINTABLE.sub(_escape, text)
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match[0])
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def one_line(text: str, limit: int = 100) -> str:
@@ -66,7 +52,7 @@ def _trim(text: str, limit: int | None) -> str:
 
 
 def _message_lines(
-    first: str, headers: list[list[str]], body: str, body_limit: int | None
+    first: str, headers: list[list[str]], body: str, body_limit: int | None, *, cut: bool = False
 ) -> list[str]:
     lines = [printable(first)]
     lines += [printable(f"{name}: {value}") for name, value in headers]
@@ -75,6 +61,8 @@ def _message_lines(
         lines += printable(_trim(body, body_limit)).splitlines() or [""]
     else:
         lines.append("(empty body)")
+    if cut:
+        lines.append(f"(body {CUT_NOTE})")
     return lines
 
 
@@ -91,7 +79,8 @@ def _came_back(exchange: dict[str, Any], body_limit: int | None) -> list[str]:
     first = f"HTTP {response['status']}"
     if exchange.get("latency_ms") is not None:
         first += f" in {exchange['latency_ms']:g} ms"
-    return _message_lines(first, response["headers"], response["body"], body_limit)
+    cut = bool(response.get("truncated"))
+    return _message_lines(first, response["headers"], response["body"], body_limit, cut=cut)
 
 
 def failure_fields(

@@ -110,22 +110,34 @@ def receiver_at(
         )
 
 
-def trim(data: bytes | str, limit: int = 300) -> str:
+def trim(data: bytes | str, limit: int = 300, *, cut: bool = False) -> str:
+    """One line of at most `limit` characters, control characters made visible.
+
+    `cut`: the text is the start of a body fakemeta stopped reading (`Response.truncated`).
+    """
+    from simulator.targets import RESPONSE_BODY_LIMIT, printable
+
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    text = text.replace("\r", "\\r").replace("\n", "\\n")
+    text = printable(text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t"))
+    if cut:
+        return f"{text[:limit]}… (cut at {RESPONSE_BODY_LIMIT // 1024} KiB: the receiver sent more)"
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 def show_exchange(exchange: Exchange, *, verbose: bool) -> None:
-    """The request and response of one exchange, headers and bodies trimmed."""
+    """The request and response of one exchange, headers and bodies trimmed.
+
+    Everything printed goes through `trim`: the receiver chose the response's
+    headers and body, and escape sequences in them must not reach the terminal.
+    """
     request, response = exchange.request, exchange.response
     if verbose:
-        click.echo(f"  > {request.method} {request.url}")
+        click.echo(f"  > {trim(f'{request.method} {request.url}', 2000)}")
         for name, value in request.headers:
-            click.echo(f"  > {name}: {value}")
+            click.echo(f"  > {trim(f'{name}: {value}', 2000)}")
         if request.body:
             click.echo(f"  > {trim(request.body)}")
         for name, value in response.headers:
-            click.echo(f"  < {name}: {value}")
+            click.echo(f"  < {trim(f'{name}: {value}', 2000)}")
     if response.body:
-        click.echo(f"  < {trim(response.body)}")
+        click.echo(f"  < {trim(response.body, cut=response.truncated)}")

@@ -24,7 +24,7 @@ from simulator.errors import BadInput, TransportError
 from simulator.fixtures import describe
 from simulator.graph.state import user_id_of
 from simulator.sender import DEFAULT_SCHEDULE, NO_RETRIES, Attempt, Sender
-from simulator.targets import HttpTarget
+from simulator.targets import HttpTarget, printable
 from simulator.types import Payload
 
 __all__ = ["send_command"]
@@ -399,7 +399,7 @@ def send_command(
         origin = clock.now()
 
         def show(attempt: Attempt) -> None:
-            click.echo(attempt.describe(origin))
+            click.echo(printable(attempt.describe(origin)))  # an error may quote the receiver
             if attempt.exchange is not None:
                 show_exchange(attempt.exchange, verbose=verbose)
 

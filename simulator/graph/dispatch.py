@@ -12,12 +12,19 @@ next deliveries. A failing receiver is recorded and retried; nothing here
 raises into the server.
 
 `run_due()` and `drain()` do the work synchronously (tests, the in-process
-fixture); `start()` runs it on a background thread until `stop()`.
+fixture); `start()` runs it on a background thread until `stop()`. That
+thread hands each attempt to one of a few sender threads and waits for it
+only briefly (`patience`): deliveries go out in order while the receiver
+answers promptly, and one that trickles its answer holds a sender thread
+until the attempt's deadline (the target's timeout), not the queue. No lock
+is held while sending, so the control API and `stop()` never wait on a
+receiver.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import re
 import threading
 from collections import deque
@@ -39,7 +46,7 @@ from simulator.graph.inbound import statuses_in
 from simulator.graph.webhooks import Job, WebhookQueue
 from simulator.handshake import HandshakeResult, handshake
 from simulator.sender import DEFAULT_SCHEDULE, RetrySchedule
-from simulator.targets import Exchange, HttpTarget, Target
+from simulator.targets import Exchange, HttpTarget, Target, printable
 
 __all__ = ["Dispatcher", "TargetFactory"]
 
@@ -74,7 +81,12 @@ class Dispatcher:
         target_factory: TargetFactory | None = None,
         log_limit: int = 2000,
         timeout: float = 10.0,
+        senders: int = 4,
+        patience: float = 0.5,
     ) -> None:
+        """`timeout`: the whole of one attempt (default target). `senders`: attempts
+        the thread may have in flight; `patience`: how long it waits for one
+        before it sends the next."""
         self.state = state
         self.app_secret = app_secret
         self.schedule = schedule
@@ -86,10 +98,14 @@ class Dispatcher:
         self._target: Target | None = None
         self._held: list[Job] = []  # jobs the reorder fault holds back
         self._released: deque[Job] = deque()  # held jobs to send next, in this order
-        self._lock = threading.RLock()  # one delivery at a time; guards the target
+        self._lock = threading.RLock()  # guards the target and held jobs; never held while sending
+        self._round = threading.Lock()  # one `run_due` at a time
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._senders: _Senders | None = None
+        self._sender_count = max(1, senders)
+        self.patience = patience
 
     @property
     def queue(self) -> WebhookQueue:
@@ -150,7 +166,7 @@ class Dispatcher:
         if verified:
             log.info("webhook verified: %s answered the challenge", sub.callback_url)
         else:
-            log.warning("webhook NOT verified (%s): %s", sub.callback_url, reason)
+            log.warning("webhook NOT verified (%s): %s", sub.callback_url, printable(reason))
         self._publish("subscription", sub.to_json())
         self.wake()
         return sub
@@ -167,15 +183,29 @@ class Dispatcher:
 
     def run_due(self) -> int:
         """Deliver every job due now (none while unverified); how many were handled."""
-        with self._lock:
+        return self._run_due(self._deliver_now)
+
+    def _run_due(self, deliver: _Deliver) -> int:
+        """`run_due` with `deliver` making the attempts; stops early (jobs put
+        back) when `deliver` refuses one because the dispatcher is stopping."""
+        with self._round:
             if not self.subscription.verified:
                 return 0
             handled = 0
-            while self._released:
-                self._deliver(self._released.popleft())
+            while True:
+                with self._lock:
+                    if not self._released:
+                        break
+                    job = self._released.popleft()
+                if not deliver(job):
+                    return handled
                 handled += 1
-            for job in self.queue.pop_due():
-                self._process(job)
+            due = self.queue.pop_due()
+            for index, job in enumerate(due):
+                if not self._process(job, deliver):
+                    for later in due[index + 1 :]:
+                        self.queue.put(later)
+                    return handled
                 handled += 1
             return handled
 
@@ -244,16 +274,23 @@ class Dispatcher:
         if self._thread is not None:
             return
         self._stopping.clear()
+        self._senders = _Senders(self._sender_count)
         self._thread = threading.Thread(target=self._loop, name="fakemeta-dispatcher", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread; returns within about `timeout` seconds, whatever the
+        receiver does. Attempts in flight end by their deadline on their own
+        (daemon) threads; their results are still recorded."""
         self._stopping.set()
         self.wake()
         self.events.close()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._senders is not None:
+            self._senders.close()
+            self._senders = None
         with self._lock:
             if self._target is not None:
                 self._target.close()
@@ -266,7 +303,7 @@ class Dispatcher:
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                handled = self.run_due()
+                handled = self._run_due(self._hand_off)
             except Exception:  # never let one bad job end the dispatcher
                 log.exception("dispatcher: unexpected error")
                 handled = 0
@@ -280,30 +317,51 @@ class Dispatcher:
 
     # -- one job -------------------------------------------------------------------
 
-    def _process(self, job: Job) -> None:
-        """Apply the faults to a first attempt, then deliver."""
+    def _deliver_now(self, job: Job) -> bool:
+        self._deliver(job)
+        return True
+
+    def _hand_off(self, job: Job) -> bool:
+        """Give the attempt to a sender thread; False (the job put back) when stopping."""
+        senders = self._senders
+        done = senders.submit(lambda: self._deliver(job), self._stopping) if senders else None
+        if done is None:
+            job.meta["skip_faults"] = True  # the faults were applied to it already
+            self.queue.put(job)
+            return False
+        # In order while the receiver answers promptly; a slow attempt goes on alone.
+        done.wait(self.patience)
+        return True
+
+    def _process(self, job: Job, deliver: _Deliver) -> bool:
+        """Apply the faults to a first attempt, then deliver; False as `deliver`."""
         if job.attempts or job.meta.get("skip_faults"):
-            self._deliver(job)
-            return
+            return deliver(job)
         if "delayed" not in job.meta:
             delay = self.faults.delay
             job.meta["delayed"] = delay
             if delay > 0:
                 job.due_at = self.clock.now() + delay
                 self.queue.put(job)
-                return
+                return True
         if self.faults.take("drop"):
             self._record(job, self._body(job), state="dropped", error="dropped by the drop fault")
-            return
+            return True
         job.meta["twice"] = self.faults.take("duplicate")
         if self.faults.take("reorder"):
-            self._held.append(job)
-            if self.faults.reorder == 0:
-                held, self._held = self._held, []
-                for other in reversed(held):
-                    self._deliver(other)
-            return
-        self._deliver(job)
+            with self._lock:
+                self._held.append(job)
+                held: list[Job] = []
+                if self.faults.reorder == 0:
+                    held, self._held = self._held, []
+            for index, other in enumerate(reversed(held)):
+                if not deliver(other):
+                    for later in list(reversed(held))[index + 1 :]:
+                        later.meta["skip_faults"] = True
+                        self.queue.put(later)
+                    return False
+            return True
+        return deliver(job)
 
     def _deliver(self, job: Job) -> None:
         body = self._body(job)
@@ -314,10 +372,12 @@ class Dispatcher:
             job.first_attempt_at = now
         exchange: Exchange | None = None
         error: str | None = None
+        with self._lock:
+            target = self._target
         try:
-            if self._target is None:
+            if target is None:
                 raise RuntimeError("no subscribed callback")
-            exchange = self._target.send("POST", "", body, delivery.headers)
+            exchange = target.send("POST", "", body, delivery.headers)
         except Exception as exc:  # refused, timed out, TLS ...: a failed attempt
             error = _one_line(exc)
         if exchange is not None and exchange.status == 200:
@@ -388,12 +448,62 @@ class Dispatcher:
         self.log.add(record)
         if state != "delivered":
             what = error or f"HTTP {record.response_status}"
-            log.warning("delivery %d (%s) %s: %s", record.id, job.label, state, what)
+            # The console log is a terminal: an error may quote the receiver.
+            log.warning("delivery %d (%s) %s: %s", record.id, job.label, state, printable(what))
         self._publish("delivery", record.summary())
         return record
 
     def _publish(self, type: str, data: dict[str, Any]) -> None:
         self.events.publish(type, data, at=self.clock.now())
+
+
+_Deliver = Callable[[Job], bool]
+"""Makes (or starts) one attempt; False when it refused because the dispatcher stops."""
+
+
+class _Senders:
+    """A few daemon threads that make attempts for the dispatcher thread.
+
+    One slow receiver's attempt holds one of them until its deadline; the
+    dispatcher waits for a free one only while all are busy. Daemon threads,
+    so that an attempt in flight never delays the process's exit.
+    """
+
+    def __init__(self, count: int) -> None:
+        self._free = threading.Semaphore(count)
+        self._tasks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._count = count
+        for number in range(count):
+            name = f"fakemeta-sender-{number + 1}"
+            threading.Thread(target=self._work, name=name, daemon=True).start()
+
+    def submit(self, task: Callable[[], None], stopping: threading.Event) -> threading.Event | None:
+        """Run `task` on a free thread; its done event, or None if `stopping` was set first."""
+        while not self._free.acquire(timeout=0.1):
+            if stopping.is_set():
+                return None
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                task()
+            except Exception:  # never let one bad job end a sender
+                log.exception("dispatcher: unexpected error")
+            finally:
+                self._free.release()
+                done.set()
+
+        self._tasks.put(run)
+        return done
+
+    def _work(self) -> None:
+        while (task := self._tasks.get()) is not None:
+            task()
+
+    def close(self) -> None:
+        """Each thread ends after the attempt it is making, if any."""
+        for _ in range(self._count):
+            self._tasks.put(None)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -199,6 +199,10 @@ class ResponseReader:
                 break
             self._remaining = -1
         self._buffer = buffer[position:]
+        # Only a chunk-size line or the trailers wait here, never chunk data: a
+        # receiver that sends either without end must not grow the buffer.
+        if len(self._buffer) > _MAX_HEAD:
+            raise ProtocolViolation("a chunk-size line or trailers longer than 64 KiB")
         return 0
 
     def _done(self, leftover: bytes) -> int:
