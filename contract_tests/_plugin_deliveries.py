@@ -4,15 +4,20 @@ A factory bound to the app secret and the account of the test's fakemeta
 options: `text()`, `build("image")` and `of(payload)` return a `Delivery`
 (exact bytes, Meta's headers, signed), whose one-change negatives
 (`unsigned()`, `tampered()`, `signed_with()`, ...) are one call away.
-`post()` sends one to the `fakemeta_target` app or URL in-process.
+`post()` sends one to the `fakemeta_target` app or URL in-process and
+returns the app's `Answer`, shaped like an httpx response (`status_code`,
+`headers`, `content`, `text`, `json()`).
 """
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
+
+import httpx
 
 from simulator import catalog, envelopes, eras, messages
 from simulator.delivery import Delivery
@@ -21,7 +26,42 @@ from simulator.envelopes import Account, Customer
 from simulator.eras import Era
 from simulator.targets import Exchange, Target, target_for
 
-__all__ = ["Deliveries"]
+__all__ = ["Answer", "Deliveries"]
+
+
+@dataclass(frozen=True)
+class Answer(Exchange):
+    """The app's answer to a posted delivery, read as an httpx response is
+    (`status_code`, `headers`, `content`, `text`, `json()`, `is_success`);
+    still the whole `Exchange` (`request`, `response`, `latency`, `status`)."""
+
+    @classmethod
+    def of(cls, exchange: Exchange) -> Answer:
+        return cls(exchange.request, exchange.response, exchange.latency)
+
+    @property
+    def status_code(self) -> int:
+        return self.response.status
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.response.status < 300
+
+    @property
+    def headers(self) -> httpx.Headers:
+        """Case-insensitive, as httpx's: `answer.headers["content-type"]`."""
+        return httpx.Headers(list(self.response.headers))
+
+    @property
+    def content(self) -> bytes:
+        return self.response.body
+
+    @property
+    def text(self) -> str:
+        return self.response.text
+
+    def json(self) -> Any:
+        return json.loads(self.response.body)
 
 
 class Deliveries:
@@ -88,8 +128,9 @@ class Deliveries:
 
     # -- sending -------------------------------------------------------------
 
-    def post(self, delivery: Delivery, *, source_ip: str | None = None) -> Exchange:
-        """POST `delivery` to the `fakemeta_target` app (in-process) or URL."""
+    def post(self, delivery: Delivery, *, source_ip: str | None = None) -> Answer:
+        """POST `delivery` to the `fakemeta_target` app (in-process) or URL;
+        `answer.status_code == 200` when the app acknowledged it."""
         if self._target is None:
             if self._target_spec is None:
                 raise RuntimeError(
@@ -97,7 +138,10 @@ class Deliveries:
                     "fakemeta_target fixture or pass --fakemeta-url"
                 )
             self._target = target_for(self._target_spec, self._path)
-        return self._target.send("POST", "", delivery.body, delivery.headers, source_ip=source_ip)
+        exchange = self._target.send(
+            "POST", "", delivery.body, delivery.headers, source_ip=source_ip
+        )
+        return Answer.of(exchange)
 
     def close(self) -> None:
         if self._target is not None:

@@ -13,7 +13,14 @@ from simulator.cli._common import ERA_SHAPES, era_option
 from simulator.eras import Era
 from simulator.errors import InvalidTargetError
 from simulator.graph.dispatch import Dispatcher
-from simulator.graph.state import DEFAULT_PHONE_NUMBER, GraphSettings, GraphState, PhoneNumber
+from simulator.graph.state import (
+    DEFAULT_MAX_MEDIA_BYTES,
+    DEFAULT_MAX_MESSAGES,
+    DEFAULT_PHONE_NUMBER,
+    GraphSettings,
+    GraphState,
+    PhoneNumber,
+)
 from simulator.graph.subscriptions import DEFAULT_APP_ID
 
 if TYPE_CHECKING:
@@ -30,6 +37,23 @@ def _digits(ctx: click.Context, param: click.Parameter, value: object) -> object
         if item is not None and not (isinstance(item, str) and item.isdigit()):
             raise click.BadParameter(f"{item!r} is not digits (no '+', spaces or dashes)")
     return value
+
+
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+# Kept in step with `server.MAX_BODY_BYTES` (not imported: werkzeug loads late).
+_MAX_BODY_DEFAULT = 100 * 1024 * 1024 * 4 // 3 + 1024 * 1024
+
+
+def _bytes(ctx: click.Context, param: click.Parameter, value: object) -> int:
+    """`1048576`, `512K`, `256M`, `1G` (binary units) -> bytes, at least 1."""
+    if isinstance(value, int):
+        return value
+    text = str(value).strip().upper().removesuffix("IB").removesuffix("B")
+    unit = text[-1:] if text[-1:] in _UNITS else ""
+    number = text[: len(text) - len(unit)]
+    if not number.isdigit() or int(number) * _UNITS[unit] < 1:
+        raise click.BadParameter(f"{value!r} is not a size: give bytes, or e.g. 512K, 256M, 1G")
+    return int(number) * _UNITS[unit]
 
 
 def _seconds(text: str) -> float | None:
@@ -83,6 +107,13 @@ def _seconds(text: str) -> float | None:
     help="The WhatsApp Business Account id (entry.id).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--allow-host",
+    multiple=True,
+    metavar="NAME",
+    help="Another Host name the console and control API answer under (repeatable);"
+    " localhost, 127.0.0.1, [::1] and --host always are.",
+)
 @click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True)
 @click.option(
     "--throughput",
@@ -122,6 +153,38 @@ def _seconds(text: str) -> float | None:
     callback=_digits,
     help="A customer number that fails with 131026 (repeatable).",
 )
+@click.option(
+    "--max-body-bytes",
+    type=str,
+    callback=_bytes,
+    default=_MAX_BODY_DEFAULT,
+    show_default=True,
+    metavar="SIZE",
+    help="Larger request bodies are refused with 413, unread.",
+)
+@click.option(
+    "--max-media-bytes",
+    type=str,
+    callback=_bytes,
+    default=DEFAULT_MAX_MEDIA_BYTES,
+    show_default=True,
+    metavar="SIZE",
+    help="Uploaded media kept, in all; the least recently used go first.",
+)
+@click.option(
+    "--max-messages",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_MESSAGES,
+    show_default=True,
+    help="Messages kept (both directions); the oldest go first.",
+)
+@click.option(
+    "--max-deliveries",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    help="Delivery attempts kept in the log; the oldest go first.",
+)
 @era_option
 @click.option("-v", "--verbose", is_flag=True, help="Log every HTTP request.")
 def serve_command(
@@ -134,6 +197,7 @@ def serve_command(
     display_phone_number: str,
     waba_id: str,
     host: str,
+    allow_host: tuple[str, ...],
     port: int,
     throughput: int,
     sent_after: float,
@@ -141,6 +205,10 @@ def serve_command(
     read_after: str,
     no_read: bool,
     undeliverable: tuple[str, ...],
+    max_body_bytes: int,
+    max_media_bytes: int,
+    max_messages: int,
+    max_deliveries: int,
     era: Era,
     verbose: bool,
 ) -> None:
@@ -180,6 +248,8 @@ def serve_command(
             delivered_after=delivered,
             read_after=read,
             era=era,
+            max_media_bytes=max_media_bytes,
+            max_messages=max_messages,
         )
     except ValueError as exc:
         _fail(str(exc))
@@ -188,8 +258,10 @@ def serve_command(
     from simulator.graph.server import CONSOLE, FakeMeta, serve
 
     state = GraphState(settings)
-    dispatcher = Dispatcher(state, app_secret=app_secret)
-    app = FakeMeta(state, dispatcher, app_id=app_id)
+    dispatcher = Dispatcher(state, app_secret=app_secret, log_limit=max_deliveries)
+    app = FakeMeta(
+        state, dispatcher, app_id=app_id, allowed_hosts=allow_host, max_body_bytes=max_body_bytes
+    )
 
     def ready(running: Running) -> None:
         url = running.url

@@ -42,23 +42,33 @@ def _header_params(name: str, value: str) -> Message:
 
 
 def multipart(content_type: str, body: bytes) -> list[Part]:
-    """The fields of a multipart/form-data body, in order."""
+    """The fields of a multipart/form-data body, in order.
+
+    Found by position and sliced once: a 100 MB upload costs its part's
+    bytes, not a copy of the body per step.
+    """
     boundary = _header_params("content-type", content_type).get_param("boundary")
     if not isinstance(boundary, str) or not boundary:
         raise ValueError("multipart body without a boundary")
     delimiter = b"\r\n--" + boundary.encode("latin-1")
-    chunks = (b"\r\n" + body).split(delimiter)
-    if len(chunks) < 2:
-        raise ValueError("multipart body without any part")
+    if body.startswith(delimiter[2:]):  # the first boundary needs no CRLF before it
+        start = len(delimiter) - 2
+    else:
+        found = body.find(delimiter)
+        if found < 0:
+            raise ValueError("multipart body without any part")
+        start = found + len(delimiter)
     parts: list[Part] = []
-    for chunk in chunks[1:]:
-        if chunk.startswith(b"--"):
+    while True:
+        if body.startswith(b"--", start):
             return parts
-        head, sep, data = chunk.partition(b"\r\n\r\n")
-        if not sep:
+        end = body.find(delimiter, start)
+        stop = end if end >= 0 else len(body)
+        head_end = body.find(b"\r\n\r\n", start, stop)
+        if head_end < 0:
             raise ValueError("multipart part without a blank line after its headers")
         headers: dict[str, str] = {}
-        for line in head.decode("latin-1").split("\r\n"):
+        for line in body[start:head_end].decode("latin-1").split("\r\n"):
             if ":" in line:
                 key, value = line.split(":", 1)
                 headers[key.strip().lower()] = value.strip()
@@ -67,8 +77,10 @@ def multipart(content_type: str, body: bytes) -> list[Part]:
         if not isinstance(name, str):
             raise ValueError("multipart part without a name")
         filename = disposition.get_filename()
-        parts.append(Part(name, filename, headers.get("content-type"), data))
-    raise ValueError("multipart body without its closing boundary")
+        parts.append(Part(name, filename, headers.get("content-type"), body[head_end + 4 : stop]))
+        if end < 0:
+            raise ValueError("multipart body without its closing boundary")
+        start = end + len(delimiter)
 
 
 def form_fields(body: bytes) -> dict[str, Any]:

@@ -45,7 +45,7 @@ from simulator.graph import _multipart, lifecycle, validation
 from simulator.graph.state import GraphState, PhoneNumber
 from simulator.graph.validation import GraphError
 
-__all__ = ["DOWNLOAD_PATH", "UPLOAD_LIMITS", "GraphResponse", "handle"]
+__all__ = ["DOWNLOAD_PATH", "KIND_LIMITS", "UPLOAD_LIMITS", "GraphResponse", "handle", "refuse"]
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,9 @@ _VERSION = re.compile(r"v\d+\.\d+")
 _MB = 1024 * 1024
 
 #: Media types Meta accepts and their size limits (its "Supported media
-#: types" table); a sticker is limited to the animated size.
+#: types" table, https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media#supported-media-types;
+#: also in AWS's copy, https://docs.aws.amazon.com/social-messaging/latest/userguide/supported-media-types.html);
+#: a sticker is limited to the animated size.
 UPLOAD_LIMITS: Final = {
     **dict.fromkeys(("audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg"), 16 * _MB),
     **dict.fromkeys(
@@ -76,6 +78,16 @@ UPLOAD_LIMITS: Final = {
     "image/webp": 500 * 1024,
     "video/3gpp": 16 * _MB,
     "video/mp4": 16 * _MB,
+}
+
+#: The largest file of each media message type, from the same table (a
+#: sticker: the animated one's 500 KB; a static one is 100 KB).
+KIND_LIMITS: Final = {
+    "image": 5 * _MB,
+    "video": 16 * _MB,
+    "audio": 16 * _MB,
+    "document": 100 * _MB,
+    "sticker": 500 * 1024,
 }
 
 _UNSUPPORTED = (
@@ -180,10 +192,21 @@ def _trace_id() -> str:
     return "A" + "".join(_random.choice(_TRACE_ALPHABET) for _ in range(22))
 
 
+def refuse(path: str, error: GraphError) -> GraphResponse:
+    """Meta's error answer for a request refused before `handle` (the server's
+    body size limit), with the version its path names."""
+    segments = [s for s in path.split("/") if s]
+    version = segments[0] if segments and _VERSION.fullmatch(segments[0]) else None
+    return _error(error, version)
+
+
 def _error(error: GraphError, version: str | None) -> GraphResponse:
     headers = _headers(version)
     reason = "invalid_token" if error.code == 190 else "invalid_request"
-    message = error.message.replace('"', "'")
+    # The message may quote the path's object id: a header holds printable
+    # ASCII only (`\uXXXX` for the rest), or a CR LF or an Arabic digit
+    # in the path would break the response instead of answering it.
+    message = json.dumps(error.message.replace('"', "'"))[1:-1]
     headers["WWW-Authenticate"] = f'OAuth "Facebook Platform" "{reason}" "{message}"'
     body = encoding.encode({"error": error.error(_trace_id())})
     return GraphResponse(error.http_status, headers, body)
@@ -321,7 +344,10 @@ def _upload(state: GraphState, request: _Request, phone: PhoneNumber) -> GraphRe
             details=f"File of {len(file.data)} bytes is larger than the {UPLOAD_LIMITS[mime]} "
             f"bytes allowed for {mime}.",
         )
-    media = state.add_media(phone.phone_number_id, file.data, mime, file.filename)
+    try:
+        media = state.add_media(phone.phone_number_id, file.data, mime, file.filename)
+    except ValueError as exc:  # larger than the whole media store (--max-media-bytes)
+        raise GraphError(131053, details=f"{exc}.") from None
     return _respond({"id": media.id}, request.version)
 
 

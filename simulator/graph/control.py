@@ -28,14 +28,13 @@ from werkzeug.wrappers import Request, Response
 from simulator.envelopes import Account
 from simulator.errors import UsageError
 from simulator.graph import inbound
+from simulator.graph.api import KIND_LIMITS
 from simulator.graph.dispatch import WAITING, Dispatcher
 from simulator.graph.validation import BSUID
 
 __all__ = ["PREFIX", "ControlApi", "json_response"]
 
-_MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
-# WhatsApp's own ceiling for media (documents): 100 MB; a console upload is far smaller.
-_MAX_MEDIA_BYTES = 100 * 1024 * 1024
+_MEDIA_TYPES = tuple(KIND_LIMITS)
 
 PREFIX = "/_fakemeta"
 MAX_POLL = 60.0  # seconds a long-poll may wait
@@ -204,10 +203,14 @@ class ControlApi:
             data = base64.b64decode(spec["data"], validate=True)
         except (binascii.Error, ValueError):
             raise BadRequest("'data' is not valid base64") from None
-        if len(data) > _MAX_MEDIA_BYTES:
-            raise BadRequest(f"'data' is {len(data)} bytes; at most {_MAX_MEDIA_BYTES} here")
+        limit = KIND_LIMITS[kind]  # Meta's limit for the type, as for an upload
+        if len(data) > limit:
+            raise BadRequest(f"'data' is {len(data)} bytes; Meta takes at most {limit} for {kind}")
         filename = spec.get("filename") if isinstance(spec.get("filename"), str) else None
-        media = self.state.add_media(phone_number_id, data, spec["mime_type"], filename)
+        try:
+            media = self.state.add_media(phone_number_id, data, spec["mime_type"], filename)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
         rest = {k: v for k, v in spec.items() if k != "data"}
         if kind != "document":
             rest.pop("filename", None)

@@ -121,7 +121,9 @@ class DeliveryRecord:
         if exchange is not None:
             record.response_status = exchange.status
             record.response_headers = list(exchange.response.headers)
-            record.response_body = exchange.response.body
+            # Only what the log shows is kept: a receiver answering megabytes
+            # must not fill the memory of a server that keeps 2000 attempts.
+            record.response_body = exchange.response.body[:RESPONSE_KEPT]
             record.latency = exchange.latency
         return record
 
@@ -177,9 +179,14 @@ def pending_view(job: Job, why: str, now: float, *, waiting: bool) -> dict[str, 
 
 
 class DeliveryLog:
-    """The last `limit` attempts, oldest first, with ids counting from 1."""
+    """The last `limit` attempts, oldest first, with ids counting from 1;
+    `evicted` counts the older ones forgotten to stay within the limit."""
 
     def __init__(self, limit: int = 2000) -> None:
+        if limit < 1:
+            raise ValueError(f"Expected a delivery log limit >= 1 but got {limit!r}")
+        self.limit = limit
+        self.evicted = 0
         self._records: deque[DeliveryRecord] = deque(maxlen=limit)
         self._next = 1
         self._lock = threading.Lock()
@@ -192,6 +199,8 @@ class DeliveryLog:
 
     def add(self, record: DeliveryRecord) -> None:
         with self._lock:
+            if len(self._records) == self.limit:
+                self.evicted += 1
             self._records.append(record)
 
     def get(self, record_id: int) -> DeliveryRecord | None:
@@ -267,6 +276,8 @@ class EventFeed:
     """
 
     def __init__(self, limit: int = 1000) -> None:
+        self.limit = limit
+        self.evicted = 0  # events older than the last `limit`, forgotten
         self._events: deque[dict[str, Any]] = deque(maxlen=limit)
         self._seq = 0
         self._closed = False
@@ -280,6 +291,8 @@ class EventFeed:
     def publish(self, type: str, data: dict[str, Any], *, at: float) -> int:
         with self._changed:
             self._seq += 1
+            if len(self._events) == self.limit:
+                self.evicted += 1
             self._events.append({"seq": self._seq, "type": type, "at": at, "data": data})
             self._changed.notify_all()
             return self._seq

@@ -27,7 +27,7 @@ from typing import Any
 from simulator import eras
 from simulator.envelopes import Account
 from simulator.eras import Era
-from simulator.errors import UsageError
+from simulator.errors import SimulatorError, UsageError
 from simulator.graph import inbound
 from simulator.graph.deliveries import DeliveryRecord
 from simulator.graph.dispatch import Dispatcher
@@ -35,7 +35,7 @@ from simulator.graph.mock import GraphMock
 from simulator.graph.state import DEFAULT_PHONE_NUMBER, GraphSettings, GraphState
 from simulator.targets import target_for
 
-__all__ = ["InProcessGraph", "SubscriptionFailed"]
+__all__ = ["InProcessGraph", "SubscriptionFailed", "WebhookRefused"]
 
 _APP_URL = "http://testserver"
 
@@ -46,6 +46,17 @@ class SubscriptionFailed(UsageError):
     Cause: the app refused the GET or answered something other than the
     challenge (see the reason). Fix: make the webhook echo `hub.challenge` for
     the configured verify token; nothing is delivered until it does.
+    """
+
+
+class WebhookRefused(SimulatorError, AssertionError):
+    """The app did not acknowledge a customer message with 200.
+
+    Cause: the webhook answered another status (the message shows it and the
+    start of the body: a 401 is usually a signature checked with another app
+    secret, or over re-encoded bytes), or raised. Meta would retry it, and
+    the reply the test waits for never comes. Fix: make the webhook answer
+    200; to test a refusal on purpose, call `customer_says(..., check=False)`.
     """
 
 
@@ -127,9 +138,12 @@ class InProcessGraph:
         *,
         from_: str = "15551234567",
         name: str = "Test Customer",
+        check: bool = True,
         **spec: Any,
     ) -> list[DeliveryRecord]:
         """A customer message to the app, delivered now; returns the attempts.
+        Raises `WebhookRefused`, with the app's status and body, when the app
+        did not answer it 200 (`check=False`: return the attempts anyway).
 
         `text` sends a text; otherwise `spec` is a control-API builder spec
         (`type="location", latitude=..., longitude=...`,
@@ -146,8 +160,12 @@ class InProcessGraph:
         for phone_number_id, message in inbound.messages_in(payload):
             if "from" in message or "from_user_id" in message:
                 self.state.record_inbound(phone_number_id, message.get("from"), message)
-        self.state.webhooks.schedule(inbound.kind_of(payload), payload, label="customer message")  # type: ignore[arg-type]
-        return self._drain()
+        kind = inbound.kind_of(payload)
+        job = self.state.webhooks.schedule(kind, payload, label="customer message")  # type: ignore[arg-type]
+        attempts = self._drain()
+        if check:
+            _check_acknowledged(job.id, attempts)
+        return attempts
 
     def deliver(self, *, advance: float | None = None) -> list[DeliveryRecord]:
         """Deliver what is queued: by default moves the clock to the last queued
@@ -178,3 +196,17 @@ class InProcessGraph:
 
     def last_message(self, to: str | None = None) -> dict[str, Any]:
         return self.mock.last_message(to)
+
+
+def _check_acknowledged(job: int, attempts: list[DeliveryRecord]) -> None:
+    """Raise `WebhookRefused` unless the first attempt at `job` got a 200."""
+    first = next((a for a in attempts if a.job == job), None)
+    if first is None or first.response_status == 200:
+        return
+    where = first.url or "the app"
+    if first.response_status is None:
+        raise WebhookRefused(f"the customer message did not reach {where}: {first.error}")
+    body = first.response_body[:500].decode("utf-8", "replace")
+    raise WebhookRefused(
+        f"{where} answered the customer message with {first.response_status}, not 200: {body!r}"
+    )

@@ -9,6 +9,11 @@ Routes, as moto lays out its standalone server:
   (`subscriptions.py`), which performs the verification handshake;
 - everything else: the fake Graph API (`api.handle`), which the bot calls.
 
+Before routing, `_guard` keeps other web pages away from the console and
+the control API (Host allow-list, same-origin state changes, JSON bodies,
+CSP), and a body over `max_body_bytes` is refused 413 without being read,
+in Meta's error shape on Graph routes.
+
 `start()` runs it on a background thread (tests, the pytest fixture);
 `serve()` runs it in the foreground until SIGINT or SIGTERM. Both run the
 dispatcher thread that delivers the webhooks.
@@ -17,34 +22,51 @@ dispatcher thread that delivers the webhooks.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import json
 import logging
 import mimetypes
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.security import safe_join
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from simulator.envelopes import Account
 from simulator.graph import api, subscriptions
+from simulator.graph._guard import CONSOLE_HEADERS, SECURITY_HEADERS, Guard, too_large
 from simulator.graph.control import PREFIX, ControlApi, json_response
 from simulator.graph.dispatch import Dispatcher
 from simulator.graph.state import GraphState
 from simulator.graph.subscriptions import DEFAULT_APP_ID
+from simulator.graph.validation import GraphError
 
-__all__ = ["CONSOLE_DIR", "DEFAULT_APP_ID", "FakeMeta", "Running", "serve", "start"]
+__all__ = [
+    "CONSOLE_DIR",
+    "DEFAULT_APP_ID",
+    "MAX_BODY_BYTES",
+    "FakeMeta",
+    "Running",
+    "serve",
+    "start",
+]
 
 log = logging.getLogger("fakemeta.serve")
 
 CONSOLE_DIR = Path(__file__).resolve().parent / "console"
 CONSOLE = PREFIX + "/console"
+
+#: The largest request body read: Meta's largest media, a 100 MB document,
+#: base64-encoded in a control API message (4/3 of it), with room for the JSON.
+MAX_BODY_BYTES = 100 * 1024 * 1024 * 4 // 3 + 1024 * 1024
 
 WsgiEnviron = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -60,11 +82,18 @@ class FakeMeta:
         *,
         app_id: str = DEFAULT_APP_ID,
         console_dir: Path = CONSOLE_DIR,
+        allowed_hosts: Sequence[str] = (),
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
+        if max_body_bytes < 1:
+            raise ValueError(f"Expected max_body_bytes >= 1 but got {max_body_bytes!r}")
         self.state = state
         self.dispatcher = dispatcher
         self.app_id = app_id
         self.console_dir = console_dir
+        self.allowed_hosts = tuple(allowed_hosts)
+        self.max_body_bytes = max_body_bytes
+        self.guard = Guard("127.0.0.1", self.allowed_hosts)  # `start` adds its --host
         self.base_url = ""  # set once the server knows its address
         self.control = ControlApi(state, dispatcher, account_for=self.account_for, info=self.info)
 
@@ -89,23 +118,66 @@ class FakeMeta:
             ],
             "console": self.base_url + CONSOLE,
             "subscription": self.dispatcher.subscription.to_json(),
+            "limits": self.limits(),
+        }
+
+    def limits(self) -> dict[str, Any]:
+        """The memory bounds and what they have evicted so far."""
+        return {
+            "max_body_bytes": self.max_body_bytes,
+            **self.state.limits(),
+            "max_deliveries": self.dispatcher.log.limit,
+            "max_events": self.dispatcher.events.limit,
+            "evicted": {
+                **self.state.evicted(),
+                "deliveries": self.dispatcher.log.evicted,
+                "events": self.dispatcher.events.evicted,
+            },
         }
 
     def __call__(self, environ: WsgiEnviron, start_response: StartResponse) -> Iterable[bytes]:
-        request = Request(environ)
+        # Not kept in the environ (werkzeug's default), which the handler
+        # holds until the next request: with it, a 20 MB body outlived its request.
+        request = Request(environ, populate_request=False)
+        # A declared Content-Length over the limit is refused unread (`route`);
+        # a chunked body is read up to one byte past it.
+        request.max_content_length = self.max_body_bytes + 1
         try:
             response = self.route(request)
+        except RequestEntityTooLarge:
+            response = self._too_large(request)
         except Exception:  # a bug here must not take the bot's request down with a traceback
-            log.exception("fakemeta: error handling %s %s", request.method, request.path)
-            response = json_response({"error": "fakemeta internal error; see the server log"}, 500)
+            log.exception("fakemeta: error handling %r %r", request.method, request.path)
+            if _is_control(request.path):
+                body = {"error": "fakemeta internal error; see the server log"}
+                response = json_response(body, 500)
+            else:
+                result = api.refuse(request.path, GraphError(131000, details="see the server log"))
+                response = Response(result.body, status=result.status, headers=result.headers)
         return response(environ, start_response)
 
     def route(self, request: Request) -> Response:
         path = request.path
+        if _is_control(path):
+            refused = self.guard.refusal(request)
+            if refused is not None:
+                status, reason = refused
+                return json_response({"error": reason}, status, SECURITY_HEADERS)
+        if too_large(request, self.max_body_bytes):
+            return self._too_large(request)
+        # werkzeug stops a chunked body at the limit without a word: one byte
+        # past it means there was more.
+        chunked = request.content_length is None and request.environ.get("wsgi.input_terminated")
+        if chunked and len(request.get_data(cache=True)) > self.max_body_bytes:
+            return self._too_large(request)
         if path in ("/", CONSOLE) or path.startswith(CONSOLE + "/"):
-            return self.console(request)
+            response = self.console(request)
+            response.headers.update(CONSOLE_HEADERS)
+            return response
         if path == PREFIX or path.startswith(PREFIX + "/"):
-            return self.control(request)
+            response = self.control(request)
+            response.headers.update(SECURITY_HEADERS)
+            return response
         if path == "/favicon.ico":  # browsers ask; it is no Graph API object
             return Response(status=404)
         match = subscriptions.PATH.match(path)
@@ -123,6 +195,20 @@ class FakeMeta:
                 tokens=tokens,
             )
         return self.graph(request)
+
+    def _too_large(self, request: Request) -> Response:
+        """413, unread: `Connection: close`, as the rest of the body is not read."""
+        size = request.content_length
+        what = "a chunked body" if size is None else f"{size} bytes"
+        why = f"the request body is {what}; this server reads at most {self.max_body_bytes}"
+        if _is_control(request.path):
+            response = json_response({"error": why + " (--max-body-bytes)"}, 413)
+        else:
+            result = api.refuse(request.path, GraphError(100, details=why, http_status=413))
+            response = Response(result.body, status=result.status, headers=result.headers)
+        if request.headers.get("Connection", "").lower() != "close":  # else werkzeug says it
+            response.headers["Connection"] = "close"
+        return response
 
     def graph(self, request: Request) -> Response:
         result = api.handle(
@@ -185,8 +271,43 @@ class FakeMeta:
         )
 
 
+_TRIM_AFTER = 1024 * 1024  # bytes of request body
+
+
+def _trim_heap() -> None:
+    """Give freed C heap back to the system (glibc's `malloc_trim`; elsewhere nothing)."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            _malloc_trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim: Any = None
+
+
+def _is_control(path: str) -> bool:
+    """The console and the control API: what the guard protects."""
+    return path == "/" or path == PREFIX or path.startswith(PREFIX + "/")
+
+
 class _Handler(WSGIRequestHandler):
-    """Request lines go to the `fakemeta.serve.http` logger; long-polls are not logged."""
+    """Request lines go to the `fakemeta.serve.http` logger; long-polls are not logged.
+
+    After a large body, the C heap is trimmed: glibc keeps freed 20 MB
+    buffers in its arenas, and 25 uploads of 20 MB held 450 MB that no
+    Python object used any more.
+    """
+
+    def handle_one_request(self) -> None:
+        super().handle_one_request()
+        headers = getattr(self, "headers", None)
+        length = headers.get("Content-Length", "") if headers is not None else ""
+        if length.isdigit() and int(length) >= _TRIM_AFTER:
+            _trim_heap()
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if self.path.startswith(PREFIX + "/events"):
@@ -231,6 +352,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 def start(app: FakeMeta, host: str = "127.0.0.1", port: int = 0) -> Running:
     """Serve `app` on a background thread; port 0 picks a free one."""
+    app.guard = Guard(host, app.allowed_hosts)
     sock = bind(host, port)
     try:
         server = make_server(host, port, app, threaded=True, request_handler=_Handler,

@@ -14,7 +14,8 @@ Public API (other modules depend on these names):
   `templates` (name -> pricing category; None accepts any name),
   `default_template_category`, `window_seconds`, `media_url_ttl`,
   `media_base_url`, `era` (the webhook shapes, `simulator.eras`; default
-  `eras.CURRENT`; a name such as "2025" is accepted too).
+  `eras.CURRENT`; a name such as "2025" is accepted too), and the memory
+  bounds `max_media_bytes` and `max_messages` (see "Bounds" below).
 - `GraphState(settings=None, *, clock=None, webhooks=None)`: `.settings`,
   `.era` (`settings.era`), `.clock` (`OffsetClock`), `.webhooks` (`WebhookQueue`).
 - `record_inbound(phone_number_id, wa_id, message=None)`: a customer message
@@ -53,6 +54,14 @@ Public API (other modules depend on these names):
   `record_outbound(m)`, `billing_conversation(...)`, `mark_read(id)`,
   `add_media` / `media` / `delete_media`, `media_url_hash(id, expires)`.
 
+Bounds: a server left running for days, or loaded by a script, must not
+grow without end. Media are kept up to `max_media_bytes` in all (default
+256 MiB: two of Meta's largest, 100 MB documents), least recently used
+evicted first; messages (both directions, transcripts included) up to
+`max_messages` (default 10,000), oldest first. `evicted()` counts what was
+forgotten, `limits()` gives the bounds, and the first eviction of each kind
+is logged on `fakemeta.serve`.
+
 Rate limits: `throughput_per_second` accepted sends per phone number id in
 any one second (Meta: 80 by default, error 130429); a token bucket per
 (phone number, user) of `pair_rate_burst` messages refilled one every
@@ -64,10 +73,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import random
 import secrets
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -90,7 +100,11 @@ __all__ = [
     "user_id_of",
 ]
 
+log = logging.getLogger("fakemeta.serve")
+
 DEFAULT_ACCESS_TOKEN = "fakemeta-access-token"  # noqa: S105 (a public test default)
+DEFAULT_MAX_MEDIA_BYTES = 256 * 1024 * 1024
+DEFAULT_MAX_MESSAGES = 10_000
 _TEMPLATE_CATEGORIES = ("marketing", "utility", "authentication")
 
 
@@ -145,8 +159,16 @@ class GraphSettings:
     #: The webhook shapes: business-scoped user ids and v24 statuses (2026),
     #: or numbers only and v23 statuses (2025). See `simulator.eras`.
     era: Era = eras.CURRENT
+    #: Bytes of uploaded media kept (least recently used evicted first).
+    max_media_bytes: int = DEFAULT_MAX_MEDIA_BYTES
+    #: Messages kept, both directions (oldest evicted first).
+    max_messages: int = DEFAULT_MAX_MESSAGES
 
     def __post_init__(self) -> None:
+        for bound in ("max_media_bytes", "max_messages"):
+            value = getattr(self, bound)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"Expected {bound} >= 1 but got {bound}={value!r}")
         object.__setattr__(self, "era", eras.era(self.era))
         tokens = frozenset(self.access_tokens)
         if not tokens or not all(isinstance(t, str) and t for t in tokens):
@@ -207,14 +229,18 @@ class GraphState:
         self.webhooks = webhooks if webhooks is not None else WebhookQueue(self.clock)
         self.lock = threading.RLock()
         self._url_secret = secrets.token_bytes(16)
+        self._evicted = {"messages": 0, "media": 0, "media_bytes": 0}
         self._clear()
 
     def _clear(self) -> None:
         self._last_inbound: dict[Pair, float] = {}
-        self._transcripts: dict[Pair, list[InboundMessage | OutboundMessage]] = {}
+        self._transcripts: dict[Pair, deque[InboundMessage | OutboundMessage]] = {}
         self._outbound: dict[str, OutboundMessage] = {}
         self._inbound: dict[str, InboundMessage] = {}
-        self._media: dict[str, Media] = {}
+        # Every kept message, oldest first, with the transcript it is in.
+        self._kept: deque[tuple[Pair, InboundMessage | OutboundMessage]] = deque()
+        self._media: OrderedDict[str, Media] = OrderedDict()  # least recently used first
+        self._media_bytes = 0
         self._sends: dict[str, deque[float]] = {}
         self._pair_buckets: dict[Pair, tuple[float, float]] = {}
         self._billing: dict[tuple[str, str, str], tuple[str, float]] = {}
@@ -347,7 +373,7 @@ class GraphState:
                 user_id=sender,
             )
             self._inbound[entry.id] = entry
-            self._transcripts.setdefault((phone_number_id, user), []).append(entry)
+            self._keep((phone_number_id, user), entry)
 
     def window_expires_at(self, phone_number_id: str, wa_id: str) -> float | None:
         with self.lock:
@@ -388,8 +414,55 @@ class GraphState:
     def record_outbound(self, message: OutboundMessage) -> None:
         with self.lock:
             self._outbound[message.id] = message
-            pair = (message.phone_number_id, self._user(message.user))
-            self._transcripts.setdefault(pair, []).append(message)
+            self._keep((message.phone_number_id, self._user(message.user)), message)
+
+    def _keep(self, pair: Pair, message: InboundMessage | OutboundMessage) -> None:
+        """Add to a transcript; past `max_messages`, forget the oldest message."""
+        self._transcripts.setdefault(pair, deque()).append(message)
+        self._kept.append((pair, message))
+        while len(self._kept) > self.settings.max_messages:
+            old_pair, old = self._kept.popleft()
+            transcript = self._transcripts.get(old_pair)
+            if transcript:
+                # Transcripts grow in the same order as `_kept`: the oldest is first.
+                if transcript[0] is old:
+                    transcript.popleft()
+                else:  # pragma: no cover - defensive
+                    transcript.remove(old)
+                if not transcript:
+                    del self._transcripts[old_pair]
+            found = self._outbound if isinstance(old, OutboundMessage) else self._inbound
+            if found.get(old.id) is old:
+                del found[old.id]
+            self._evict("messages", 1, f"--max-messages {self.settings.max_messages}")
+
+    def _evict(self, kind: str, size: int, bound: str) -> None:
+        if self._evicted[kind] == 0:
+            log.warning(
+                "the %s store is full (%s): the oldest are now forgotten; "
+                "GET /_fakemeta/ counts them",
+                kind,
+                bound,
+            )
+        self._evicted[kind] += 1
+        if kind == "media":
+            self._evicted["media_bytes"] += size
+
+    def evicted(self) -> dict[str, int]:
+        """How many messages and media (and media bytes) the bounds have evicted."""
+        with self.lock:
+            return dict(self._evicted)
+
+    def limits(self) -> dict[str, int]:
+        """The bounds, and how full the stores are."""
+        with self.lock:
+            return {
+                "max_messages": self.settings.max_messages,
+                "messages": len(self._kept),
+                "max_media_bytes": self.settings.max_media_bytes,
+                "media_bytes": self._media_bytes,
+                "media": len(self._media),
+            }
 
     def billing_conversation(
         self, phone_number_id: str, wa_id: str, category: str
@@ -450,7 +523,7 @@ class GraphState:
         directions, oldest first."""
         with self.lock:
             now = self.clock.now()
-            entries = self._transcripts.get((phone_number_id, self._user(wa_id)), [])
+            entries = self._transcripts.get((phone_number_id, self._user(wa_id)), deque())
             return [entry.as_dict(now) for entry in entries]
 
     def conversations(self) -> list[dict[str, Any]]:
@@ -459,7 +532,7 @@ class GraphState:
             pairs = dict.fromkeys([*self._transcripts, *self._last_inbound])
             result = []
             for phone_number_id, user in pairs:
-                entries = self._transcripts.get((phone_number_id, user), [])
+                entries = self._transcripts.get((phone_number_id, user), deque())
                 expires = self.window_expires_at(phone_number_id, user)
                 # A user known by number is kept under it; by id alone, under the id.
                 wa_id = None if BSUID.fullmatch(user) else user
@@ -484,7 +557,19 @@ class GraphState:
     def add_media(
         self, phone_number_id: str, data: bytes, mime_type: str, filename: str | None = None
     ) -> Media:
+        """Store a file, evicting the least recently used ones to stay within
+        `max_media_bytes`; `ValueError` for a file larger than that alone."""
+        limit = self.settings.max_media_bytes
+        if len(data) > limit:
+            raise ValueError(
+                f"a file of {len(data)} bytes is larger than this server's media store "
+                f"({limit} bytes, --max-media-bytes)"
+            )
         with self.lock:
+            while self._media and self._media_bytes + len(data) > limit:
+                _, old = self._media.popitem(last=False)
+                self._media_bytes -= old.file_size
+                self._evict("media", old.file_size, f"--max-media-bytes {limit}")
             media_id = ids.media_id()
             while media_id in self._media:
                 media_id = ids.media_id()
@@ -498,15 +583,23 @@ class GraphState:
                 uploaded_at=self.clock.now(),
             )
             self._media[media_id] = media
+            self._media_bytes += media.file_size
             return media
 
     def media(self, media_id: str) -> Media | None:
         with self.lock:
-            return self._media.get(media_id)
+            found = self._media.get(media_id)
+            if found is not None:
+                self._media.move_to_end(media_id)
+            return found
 
     def delete_media(self, media_id: str) -> bool:
         with self.lock:
-            return self._media.pop(media_id, None) is not None
+            found = self._media.pop(media_id, None)
+            if found is None:
+                return False
+            self._media_bytes -= found.file_size
+            return True
 
     def media_url_hash(self, media_id: str, expires: int) -> str:
         """The `hash` of a download URL: binds the media id to its expiry."""

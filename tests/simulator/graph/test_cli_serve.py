@@ -142,3 +142,37 @@ def test_help() -> None:
     for option in ("--webhook", "--verify-token", "--app-secret", "--access-token",
                    "--phone-number-id", "--port", "--throughput", "--undeliverable"):  # fmt: skip
         assert option in result.output
+
+
+def test_the_bounds_and_allowed_hosts_reach_the_server() -> None:
+    port = free_port()
+    process = launch("--port", str(port), "--max-media-bytes", "2M", "--max-messages", "50",
+                     "--max-body-bytes", "512K", "--max-deliveries", "7",
+                     "--allow-host", "dev.example")  # fmt: skip
+    try:
+        read_banner(process)
+        base = f"http://127.0.0.1:{port}"
+        limits = httpx.get(f"{base}/_fakemeta/").json()["limits"]
+        assert limits["max_media_bytes"] == 2 * 1024 * 1024
+        assert limits["max_messages"] == 50
+        assert limits["max_body_bytes"] == 512 * 1024
+        assert limits["max_deliveries"] == 7
+        allowed = httpx.get(f"{base}/_fakemeta/", headers={"Host": "dev.example"})
+        assert allowed.status_code == 200
+        refused = httpx.get(f"{base}/_fakemeta/", headers={"Host": "other.example"})
+        assert refused.status_code == 403
+        too_big = httpx.post(f"{base}/_fakemeta/inbound", content=b"x" * (512 * 1024 + 1),
+                             headers={"Content-Type": "application/json"})  # fmt: skip
+        assert too_big.status_code == 413
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def test_a_size_that_is_not_one_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["serve", "--max-media-bytes", "lots"])
+    assert result.exit_code == 2
+    assert "'lots' is not a size" in result.output

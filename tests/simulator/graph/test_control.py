@@ -177,7 +177,8 @@ def test_inbound_raw_payload_is_sent_as_is(fake: Fake) -> None:
 def test_bad_input_is_400_with_a_json_error(
     fake: Fake, method: str, path: str, body: bytes, words: str
 ) -> None:
-    response = fake.client.request(method, "/_fakemeta" + path, content=body)
+    headers = {"Content-Type": "application/json"} if body else {}
+    response = fake.client.request(method, "/_fakemeta" + path, content=body, headers=headers)
     assert response.status_code == 400, response.text
     assert words in response.json()["error"]
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from bot_app import PHONE_NUMBER_ID, SECRET, TOKEN, VERIFY_TOKEN, make_bot
 
-from simulator.graph.inprocess import InProcessGraph, SubscriptionFailed
+from simulator.graph.inprocess import InProcessGraph, SubscriptionFailed, WebhookRefused
 
 
 def _graph(app: object) -> InProcessGraph:
@@ -74,3 +74,32 @@ def test_an_app_failing_the_handshake_gets_nothing() -> None:
     app, _ = make_bot(handshake=False)
     with pytest.raises(SubscriptionFailed, match="did not pass the verification handshake"):
         _graph(app).start()
+
+
+def test_customer_says_fails_at_the_call_when_the_app_answers_401() -> None:
+    app, seen = make_bot()
+    graph = InProcessGraph(
+        app,
+        path="/webhook/",
+        app_secret="not-the-apps-secret",  # the app refuses every signature
+        verify_token=VERIFY_TOKEN,
+        access_token=TOKEN,
+        phone_number_id=PHONE_NUMBER_ID,
+    )
+    with graph, pytest.raises(WebhookRefused) as refused:
+        graph.customer_says("hi")
+    assert isinstance(refused.value, AssertionError)  # a test failure, not an error
+    message = str(refused.value)
+    assert "answered the customer message with 401, not 200" in message
+    assert "'bad signature'" in message  # the app's body says why
+    assert seen["unsigned"] >= 1  # and Meta's immediate retry
+
+
+def test_customer_says_check_false_returns_the_refused_attempt() -> None:
+    app, _ = make_bot()
+    graph = InProcessGraph(app, path="/webhook/", app_secret="not-the-apps-secret",
+                           verify_token=VERIFY_TOKEN, access_token=TOKEN)  # fmt: skip
+    with graph:
+        attempts = graph.customer_says("hi", check=False)
+        assert attempts
+        assert {a.response_status for a in attempts} == {401}
