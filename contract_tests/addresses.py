@@ -5,6 +5,10 @@ the suite itself. On loopback the suite spreads its requests over source
 addresses in 127.0.0.0/8 (each a different client IP to the receiver);
 in-process it sets `REMOTE_ADDR`; against any other host it cannot choose
 its address, so it paces itself under the limit and says so in the report.
+Linux routes all of 127.0.0.0/8 to the loopback interface; macOS only
+127.0.0.1 unless the others are aliased on lo0, so the suite first tries to
+bind one, and when it cannot it paces on loopback too and the report says
+why (`NO_LOOPBACK_ALIASES`).
 
 Addresses come in blocks of 254 (`127.B.C.1` to `127.B.C.254`, B from 1:
 127.0.0.1 stays for people's own tools), drawn at random for every run and
@@ -22,6 +26,7 @@ import contextlib
 import json
 import os
 import secrets
+import socket
 import tempfile
 import threading
 import time
@@ -33,7 +38,7 @@ from urllib.parse import urlsplit
 
 from contract_tests.config import RateLimit, SuiteConfig
 
-__all__ = ["LEASE_FILE", "AddressPlan", "Leases"]
+__all__ = ["LEASE_FILE", "NO_LOOPBACK_ALIASES", "AddressPlan", "Leases", "loopback_aliases_bind"]
 
 # Stay this many requests under the limit on any one address, so a receiver
 # that counts a little differently (a fixed window, a GET it also counts)
@@ -49,6 +54,29 @@ _UNFINISHED_SECONDS = 3600.0
 LEASE_FILE = Path(tempfile.gettempdir()) / "fakemeta-address-leases.json"
 
 _random = secrets.SystemRandom()
+
+
+#: The report's line when only 127.0.0.1 can be bound.
+NO_LOOPBACK_ALIASES = (
+    "addresses in 127.0.0.0/8 other than 127.0.0.1 cannot be bound on this machine (macOS "
+    "has only those aliased on lo0): the suite sent everything from 127.0.0.1, pacing itself "
+    "under any rate limit, and could not check RATE-2; on Linux (or in a container) it spreads "
+    "its requests over client addresses instead"
+)
+
+
+def loopback_aliases_bind() -> bool:
+    """Whether a socket can be bound to an address of 127.0.0.0/8 other than
+    127.0.0.1, one drawn like the suite's own (any of them on Linux; on macOS
+    only one aliased on lo0, so in practice none)."""
+    block, host = _random.randrange(_BLOCKS), 1 + _random.randrange(254)
+    address = f"127.{1 + block // 256}.{block % 256}.{host}"
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((address, 0))
+    except OSError:
+        return False
+    return True
 
 
 def _is_loopback(url: str) -> bool:
@@ -139,9 +167,10 @@ class AddressPlan:
     """Hands out source addresses, or paces requests when it cannot."""
 
     def __init__(self, config: SuiteConfig, *, leases: Leases | None = None) -> None:
-        self.spread = config.in_process or (
-            isinstance(config.target, str) and _is_loopback(config.target)
-        )
+        on_loopback = isinstance(config.target, str) and _is_loopback(config.target)
+        #: On loopback, but only 127.0.0.1 can be bound: paced like a remote receiver.
+        self.no_aliases = on_loopback and not loopback_aliases_bind()
+        self.spread = config.in_process or (on_loopback and not self.no_aliases)
         self.limit: RateLimit | None = config.rate_limit
         self._leases = leases if leases is not None else Leases()
         self._lock = threading.Lock()
@@ -230,6 +259,8 @@ class AddressPlan:
 
     def describe(self) -> str | None:
         """The report's line about the addresses this run used."""
+        if self.no_aliases:
+            return NO_LOOPBACK_ALIASES
         if not self.blocks:
             return None
         named = ", ".join(block_range(b) for b in self.blocks[:3])

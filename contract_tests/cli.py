@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import click
+import httpx
 
 from contract_tests.config import (
     DEFAULT_RATE_LIMIT,
@@ -43,7 +44,8 @@ from contract_tests.runner import check_selection, reproduce_command, run
 from contract_tests.shrinking import DEFAULT_SHRINK_BUDGET
 from simulator import eras
 from simulator.eras import Era
-from simulator.errors import UnknownEra
+from simulator.errors import TlsError, UnknownEra
+from simulator.targets import target_for
 
 __all__ = ["check_command"]
 
@@ -91,6 +93,55 @@ def _receiver(given: _Receiver, rate_limit: RateLimit | None) -> Iterator[_Recei
             running.access_token,
             builtin=True,
         )
+
+
+#: Each secret option a reproduce command needs, with the variable it
+#: reads: the command names the variable, never the value (reports are
+#: shared), so that it runs when pasted where the variable is set.
+_SECRET_OPTIONS = {
+    "verify_token": ("--verify-token", "META_WEBHOOK_VERIFY_TOKEN"),
+    "app_secret": ("--app-secret", "META_CLIENT_SECRET"),
+    "probe_token": ("--probe-token", "FAKEMETA_PROBE_TOKEN"),
+    "access_token": ("--access-token", "WHATSAPP_ACCESS_TOKEN"),
+}
+
+
+def _with_secret_placeholders(command: str, given: _Receiver) -> str:
+    """`command` and `--app-secret "$META_CLIENT_SECRET"` for each secret the
+    run used (those a built-in receiver generated die with it, so they are
+    left out)."""
+    placeholders = [
+        f'{option} "${variable}"'
+        for field, (option, variable) in _SECRET_OPTIONS.items()
+        if getattr(given, field)
+    ]
+    return " ".join([command, *placeholders])
+
+
+def _probe_transport(url: str, insecure: bool) -> httpx.HTTPTransport | None:
+    """A transport that builds no verifying TLS context (loading the CA
+    bundle costs tens of milliseconds) for a probe over plain HTTP, or that
+    trusts any certificate under --insecure; None: httpx's default."""
+    if insecure or url.lower().startswith("http://"):
+        return httpx.HTTPTransport(verify=False)
+    return None
+
+
+def _skipped_musts(report: Report) -> str | None:
+    """The note `--fail-on-skipped-must` fails a run with, or None."""
+    # A requirement with no checks was not selected (-k), not skipped.
+    skipped = [
+        r
+        for r in report.requirements()
+        if r.requirement.level == "MUST" and r.outcome == "skipped" and r.checks
+    ]
+    if not skipped:
+        return None
+    listed = "; ".join(f"{r.requirement.id} ({r.detail})" for r in skipped)
+    return (
+        f"--fail-on-skipped-must: {len(skipped)} MUST requirement"
+        f"{' was' if len(skipped) == 1 else 's were'} skipped, so the run fails: {listed}"
+    )
 
 
 def _properties(report: Report, config: SuiteConfig) -> dict[str, str]:
@@ -186,7 +237,8 @@ def _shrink_budget(text: str) -> int:
     default="strict",
     show_default=True,
     help="meta: only MUST requirements, any 4xx is a refusal; strict: every requirement, "
-    "with the status codes the seed names.",
+    "with the status codes of the CRM webhook spec the requirements come from (403 for a "
+    "refused handshake, 401 for a refused signature, 429 over the rate limit).",
 )
 @click.option(
     "--era",
@@ -242,6 +294,18 @@ def _shrink_budget(text: str) -> int:
     "repeatable.",
 )
 @click.option(
+    "--insecure",
+    is_flag=True,
+    help="Do not verify the receiver's TLS certificate (a local test certificate); "
+    "Meta verifies it.",
+)
+@click.option(
+    "--fail-on-skipped-must",
+    is_flag=True,
+    help="Exit 1, as for a failure, when a MUST requirement was skipped (no --probe, no "
+    "--phone-number-id): for CI that must prove every MUST.",
+)
+@click.option(
     "--timeout",
     type=click.FloatRange(min=0.1),
     metavar="SECONDS",
@@ -268,6 +332,8 @@ def check_command(
     shrink_budget_text: str,
     replay: str | None,
     select: tuple[str, ...],
+    insecure: bool,
+    fail_on_skipped_must: bool,
     timeout: float,
     report_json: Path | None,
     junitxml: Path | None,
@@ -280,8 +346,9 @@ def check_command(
     requirement ID. Without URL, the built-in reference receiver is started
     on loopback and checked.
 
-    Exit status: 0 every applicable requirement passed, 1 one failed, 2 for
-    a usage or configuration error or an unreachable receiver.
+    Exit status: 0 every applicable requirement passed, 1 one failed (or,
+    with --fail-on-skipped-must, a MUST requirement was skipped), 2 for a
+    usage or configuration error or an unreachable receiver.
     """
     # Everything that can be wrong with the options fails here, before any traffic.
     rate_limit = RateLimit.parse(rate_limit_text)
@@ -306,10 +373,16 @@ def check_command(
     )
     with _receiver(given, rate_limit) as receiver:
         probe = (
-            HttpProbe(receiver.probe_url, receiver.probe_token, timeout=timeout)
+            HttpProbe(
+                receiver.probe_url,
+                receiver.probe_token,
+                timeout=timeout,
+                transport=_probe_transport(receiver.probe_url, insecure),
+            )
             if receiver.probe_url
             else None
         )
+        target = None
         try:
             config = SuiteConfig(
                 receiver.url,
@@ -329,10 +402,20 @@ def check_command(
                 access_token=receiver.access_token,
                 era=era,
             )
+            target = target_for(receiver.url, timeout=timeout, verify_tls=not insecure)
             terminal = TerminalReporter()
             terminal.start(config)
-            report = run(config, on_result=terminal.result)
+            try:
+                report = run(config, on_result=terminal.result, target=target)
+            except TlsError as error:
+                if insecure:
+                    raise
+                raise TlsError(
+                    f"{error} (--insecure turns verification off)", url=error.url
+                ) from None
         finally:
+            if target is not None:
+                target.close()
             if probe is not None:
                 probe.close()
 
@@ -362,6 +445,15 @@ def check_command(
             "access-token": receiver.access_token,
         },
     )
+    report.results[:] = [
+        dataclasses.replace(result, reproduce=_with_secret_placeholders(result.reproduce, given))
+        if result.reproduce
+        else result
+        for result in report.results
+    ]
+    skipped_musts = _skipped_musts(report) if fail_on_skipped_must else None
+    if skipped_musts is not None:
+        report.notes.append(skipped_musts)
     terminal.finish(report)
 
     properties = _properties(report, config)
@@ -374,5 +466,5 @@ def check_command(
     for path in (report_json, junitxml, report_html):
         if path is not None:
             click.echo(f"wrote {path}")
-    if not report.ok:
+    if not report.ok or skipped_musts is not None:
         raise click.exceptions.Exit(EXIT_FAILED)

@@ -9,9 +9,11 @@ run against a shared staging receiver needs).
 from __future__ import annotations
 
 import base64
+import os
 import random
 import string
 import time
+from typing import Any
 
 __all__ = [
     "bsuid",
@@ -107,7 +109,7 @@ def wamid(sender: str, *, inbound: bool = True, rng: random.Random | None = None
     protobuf-like record holding the user's number and a hex message key."""
     r = _rng(rng)
     number = sender.encode("ascii")[:127]
-    key = "".join(r.choice("0123456789ABCDEF") for _ in range(r.choice((20, 32)))).encode()
+    key = _hex_key(r, r.choice((20, 32)))
     raw = (
         b"\x1c\x18"
         + bytes([len(number)])
@@ -120,6 +122,48 @@ def wamid(sender: str, *, inbound: bool = True, rng: random.Random | None = None
         + b"\x00"
     )
     return "wamid." + base64.b64encode(raw).decode("ascii")
+
+
+_HEX = "0123456789ABCDEF"
+#: For the top byte of a 32-bit word: the hex digit its top 5 bits pick, as
+#: `Random.choice(_HEX)` picks it from `getrandbits(5)`; bytes of 128 and up
+#: are the draws `choice` rejects (5 bits >= 16) and draws again.
+_TOP_BYTE_TO_HEX = bytes(ord(_HEX[b >> 3]) if b < 128 else 0 for b in range(256))
+_REJECTED = bytes(range(128, 256))
+
+
+def _draws_as_random(kind: type[random.Random]) -> bool:
+    """Whether `kind.choice` draws with `random.Random`'s own getrandbits and
+    rejection loop (a subclass that overrides `random()` or `getrandbits()`
+    does not)."""
+    below: Any = getattr(kind, "_randbelow", None)
+    stock: Any = getattr(random.Random, "_randbelow_with_getrandbits", None)
+    return kind.getrandbits is random.Random.getrandbits and below is stock and stock is not None
+
+
+def _hex_key(r: random.Random, length: int) -> bytes:
+    """`length` uppercase hex digits, as `"".join(r.choice(_HEX) ...)` but
+    without a Python call per digit (that loop was half of a builder's time).
+
+    A SystemRandom has no stream to keep, so one read of the OS's randomness
+    does. A plain `random.Random` must give the digits it always gave (the
+    fixture files and `--seed` runs are made of them): `choice` draws
+    `getrandbits(5)` per digit, the top 5 bits of one Mersenne Twister word,
+    and draws again when they are 16 or more. `getrandbits(32 * n)` returns
+    the next n words, first word lowest, so the same digits come from the top
+    byte of each; drawing only as many words as digits are still missing
+    never consumes a word the loop would not have, so the generator ends in
+    the same state. Any other generator takes the loop.
+    """
+    if isinstance(r, random.SystemRandom):
+        return os.urandom(length // 2).hex().upper().encode("ascii")  # lengths are even
+    if not _draws_as_random(type(r)):
+        return "".join(r.choice(_HEX) for _ in range(length)).encode("ascii")
+    key = b""
+    while missing := length - len(key):
+        words = r.getrandbits(32 * missing).to_bytes(4 * missing, "little")
+        key += words[3::4].translate(_TOP_BYTE_TO_HEX, _REJECTED)
+    return key
 
 
 def sha256_b64(rng: random.Random | None = None) -> str:

@@ -11,6 +11,11 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+# The CLI reads `.env` from the current directory: not a developer's own,
+# during this run (tests that want one run a subprocess with an environment
+# of their own).
+os.environ["FAKEMETA_ENV_FILE"] = ""
+
 settings.register_profile(
     "ci",
     max_examples=25,

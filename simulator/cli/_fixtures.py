@@ -32,13 +32,18 @@ def list_command(era: Era) -> None:
 @fixtures_group.command("show")
 @click.argument("name")
 @click.option(
-    "--wire", is_flag=True, help="Print the exact bytes Meta sends instead of indented JSON."
+    "--wire",
+    is_flag=True,
+    help="Print the exact bytes Meta sends instead of indented JSON (and nothing else when "
+    "piped, so that `| fakemeta sign -` gives the golden signature).",
 )
 @era_option
 def show_command(name: str, wire: bool, era: Era) -> None:
     """Print fixture NAME of --era (`messages/text`, or `text` when unambiguous)."""
     fixture = fixtures.load(name, era)
     if wire:
-        sys.stdout.buffer.write(fixture.wire + b"\n")
+        # A newline of our own would be signed along with the body by
+        # `| fakemeta sign -`; only a terminal gets one, for the prompt.
+        sys.stdout.buffer.write(fixture.wire + (b"\n" if sys.stdout.isatty() else b""))
     else:
         click.echo(json.dumps(fixture.payload, ensure_ascii=False, indent=2))

@@ -6,18 +6,34 @@ The `fakemeta` commands reach into heavy packages: the contract suite
 generator. Importing them all at start-up cost `fakemeta send` most of a
 second it never used. Each command is named here by "module:attribute" and
 imported by `get_command`, the pattern of click's "Lazily Loading
-Subcommands"; `--help` imports them all to show their short help.
+Subcommands". A command whose entry also carries its short help
+(`LazyCommand`) is not imported for the group's `--help` either: that
+listing once imported every command and took most of a second.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
-__all__ = ["LazyGroup"]
+__all__ = ["LazyCommand", "LazyGroup"]
+
+
+class LazyCommand(NamedTuple):
+    """A subcommand by "module:attribute", with the short help the group's
+    `--help` shows for it without importing it.
+
+    `short_help` must be what the command itself would show: the first
+    sentence of its help, whole (the listing shortens it to the terminal's
+    width as click would). A test holds the two equal.
+    """
+
+    path: str
+    short_help: str
 
 
 class LazyGroup(click.Group):
@@ -33,12 +49,15 @@ class LazyGroup(click.Group):
     def __init__(
         self,
         *args: Any,
-        lazy_subcommands: Mapping[str, str] | None = None,
+        lazy_subcommands: Mapping[str, str | LazyCommand] | None = None,
         optional: Iterable[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.lazy_subcommands = dict(lazy_subcommands or {})
+        self.lazy_subcommands = {
+            name: entry if isinstance(entry, LazyCommand) else LazyCommand(entry, "")
+            for name, entry in (lazy_subcommands or {}).items()
+        }
         self.optional = frozenset(optional)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -49,8 +68,28 @@ class LazyGroup(click.Group):
             return self._load(cmd_name)
         return super().get_command(ctx, cmd_name)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The listing of `--help`, as click writes it, with each command that
+        has its short help in the table standing in for itself unimported."""
+        stand_ins = click.Group(self.name)
+        for name in self.list_commands(ctx):
+            command = self._stand_in(name) or self.get_command(ctx, name)
+            if command is not None:
+                stand_ins.add_command(command, name)
+        stand_ins.format_commands(ctx, formatter)
+
+    def _stand_in(self, name: str) -> click.Command | None:
+        entry = self.lazy_subcommands.get(name)
+        if entry is None or not entry.short_help:
+            return None
+        if name in self.optional and not _importable(entry.path):
+            return None  # left out, as `get_command` would leave it out
+        # As help text, not short_help: click then shortens it to the width
+        # exactly as it shortens the real command's help.
+        return click.Command(name, help=entry.short_help)
+
     def _load(self, name: str) -> click.Command | None:
-        path = self.lazy_subcommands[name]
+        path = self.lazy_subcommands[name].path
         module_name, _, attribute = path.partition(":")
         try:
             command = getattr(importlib.import_module(module_name), attribute)
@@ -62,3 +101,10 @@ class LazyGroup(click.Group):
         if not isinstance(command, click.Command):
             raise TypeError(f"{path}: expected a click command, got {type(command).__name__}")
         return command
+
+
+def _importable(path: str) -> bool:
+    """Whether the top package of "module:attribute" is installed, found
+    without importing anything (a command that is there but fails to
+    import is still listed, and then said not to exist when called)."""
+    return importlib.util.find_spec(path.partition(":")[0].partition(".")[0]) is not None

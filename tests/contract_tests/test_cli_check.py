@@ -10,7 +10,9 @@ user sees one line and no traceback.
 
 from __future__ import annotations
 
+import html
 import json
+import os
 import re
 import shlex
 import socket
@@ -161,7 +163,11 @@ def test_broken_receiver_fails_with_reports(
         capsys, broken_url, *secrets_for_broken(), *VERIFY, "--seed", "7", *file_args
     )
     assert code == 1, out + err
-    reproduce = f"fakemeta check {broken_url} --seed 7 -k VERIFY-2"
+    # The secrets by name, never by value, so that the pasted command runs.
+    reproduce = (
+        f"fakemeta check {broken_url} --seed 7 -k VERIFY-2"
+        ' --verify-token "$META_WEBHOOK_VERIFY_TOKEN" --app-secret "$META_CLIENT_SECRET"'
+    )
 
     # Terminal: progress, table, the failure in full, summary; plain when piped.
     assert not ANSI.search(out)
@@ -225,7 +231,7 @@ def test_broken_receiver_fails_with_reports(
     assert ">VERIFY-2</a>" in page
     assert "&lt;script&gt;alert(&#x27;owned&#x27;)&lt;/script&gt;" in page
     assert "<script" not in page.lower()
-    assert reproduce in page
+    assert html.escape(reproduce) in page
     assert TOKEN not in page
 
 
@@ -246,7 +252,8 @@ def test_reproduce_command_reruns_the_same_traffic(
     monkeypatch.setenv("META_WEBHOOK_VERIFY_TOKEN", TOKEN)
     monkeypatch.setenv("META_CLIENT_SECRET", SECRET)
     again = tmp_path / "again.json"
-    argv = shlex.split(reproduce)
+    # As a shell reads it: the secrets' "$VARIABLES" expanded.
+    argv = [os.path.expandvars(part) for part in shlex.split(reproduce)]
     assert argv[:2] == ["fakemeta", "check"]
     code, _, _ = run(capsys, *argv[2:], "--report-json", str(again))
     assert code == 1

@@ -373,7 +373,7 @@ def test_fixtures_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert json.loads(out) == fixtures.load("messages/reaction_removed").payload
     done = run_process("fixtures", "show", "messages/text", "--wire")
-    assert done.stdout == fixtures.load("messages/text").wire + b"\n"
+    assert done.stdout == fixtures.load("messages/text").wire  # piped: the bytes alone
 
 
 def test_fixtures_list_and_show_take_the_era(capsys: pytest.CaptureFixture[str]) -> None:
@@ -392,7 +392,7 @@ def test_fixtures_list_and_show_take_the_era(capsys: pytest.CaptureFixture[str])
     assert code == 0
     assert json.loads(out) == fixtures.load("statuses/sent_cbp_pricing", "2025").payload
     done = run_process("fixtures", "show", "messages/text", "--wire", "--era", "2025")
-    assert done.stdout == fixtures.load("messages/text", "2025").wire + b"\n"
+    assert done.stdout == fixtures.load("messages/text", "2025").wire
 
 
 def test_the_era_comes_from_fakemeta_era_too() -> None:
