@@ -60,10 +60,20 @@ _HEAD = msgspec.json.Decoder(_Head)
 def parse_envelope(body: bytes) -> dict[str, Any] | None:
     """The JSON object in `body`, or None when it is not JSON or not an object."""
     try:
-        envelope = json.loads(body)
+        envelope = json.loads(body, parse_int=_int_or_digits)
     except (ValueError, RecursionError):
         return None
     return envelope if isinstance(envelope, dict) else None
+
+
+def _int_or_digits(text: str) -> int | str:
+    """An integer, or its digits when Python refuses to convert that many
+    (`sys.get_int_max_str_digits()`, 4,300 by default): one such number
+    anywhere must not cost a delivery that was acknowledged."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def envelope_object(body: bytes) -> tuple[bool, object]:

@@ -636,3 +636,14 @@ def test_a_nul_in_phone_number_id_is_logged_and_skipped(
     assert count(app, IntegrationLog, IntegrationLog.action == ACTION_STATUS_UNKNOWN) == 1
     assert count(app, InboxDelivery) == 0  # applied, not left failing
     assert "unknown phone_number_id" in caplog.text
+
+
+def test_an_integer_too_long_for_python_costs_no_message(any_app: Flask) -> None:
+    """Python refuses to read an integer of more than 4,300 digits: such a number
+    anywhere in a delivery had it acknowledged, then dropped by the drainer."""
+    app = any_app
+    message = text_message("a long number rides along", sender="2093")
+    message["context"] = {"forwarded": True, "frequently_forwarded": 123456789}
+    body = meta_encode(envelope([message])).replace(b"123456789", b"9" * 5000)
+    assert post_signed(app, body) == 200
+    assert count(app, IntegrationLog, IntegrationLog.message_id == message["id"]) == 1
