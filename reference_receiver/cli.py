@@ -69,7 +69,7 @@ def _settings() -> Settings:
 
 @click.group("receiver")
 def receiver() -> None:
-    """The reference receiver: the seed's CRM webhook (Flask + SQLAlchemy).
+    """The reference receiver: a WhatsApp webhook for a small CRM (Flask + SQLAlchemy).
 
     Configuration comes from the environment and .env: META_CLIENT_SECRET,
     META_WEBHOOK_VERIFY_TOKEN, INTEGRATION_ENCRYPTION_KEY, DATABASE_URL, ...

@@ -58,7 +58,7 @@ COMMANDS = {
     ),
     "receiver": LazyCommand(
         "reference_receiver.cli:receiver",
-        "The reference receiver: the seed's CRM webhook (Flask + SQLAlchemy).",
+        "The reference receiver: a WhatsApp webhook for a small CRM (Flask + SQLAlchemy).",
     ),
 }
 #: Commands from the other packages, mounted when they are installed.
