@@ -259,8 +259,13 @@ def run(
     report.notes.append(era_note(config.era))
     report.notes.extend(address_notes(addresses))
     if not addresses.spread and config.rate_limit is not None:
+        where = (
+            "only 127.0.0.1 can be bound here"
+            if addresses.no_aliases
+            else "the receiver is not on loopback"
+        )
         report.notes.append(
-            f"the receiver is not on loopback: the suite paced itself under {config.rate_limit} "
+            f"{where}: the suite paced itself under {config.rate_limit} "
             f"per client IP (waited {addresses.paced_seconds:.0f} s) and could not check RATE-2"
         )
     return report

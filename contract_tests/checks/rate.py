@@ -140,6 +140,11 @@ def request_over_the_limit_is_refused(ctx: CheckContext) -> None:
 def limit_is_per_address(ctx: CheckContext) -> None:
     """While one client IP is limited, another is still served, and the first stays limited."""
     if not ctx.addresses.spread:
+        if ctx.addresses.no_aliases:
+            raise Skipped(
+                "only 127.0.0.1 can be bound on this machine (macOS: alias more 127.x "
+                "addresses on lo0): the suite cannot choose a second client address"
+            )
         raise Skipped(
             "the receiver is not on loopback or in-process: the suite cannot choose a second "
             "client address"

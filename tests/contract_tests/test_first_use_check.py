@@ -232,6 +232,17 @@ def test_without_loopback_aliases_a_run_passes_from_127_0_0_1(reference: Running
     assert {r.outcome for r in report.results} == {"passed"}
 
 
+@pytest.mark.usefixtures("only_127_0_0_1")
+def test_without_loopback_aliases_the_notes_say_why_rate_2_was_not_checked(
+    reference: Running,
+) -> None:
+    report = run(reference_config(reference, seed=3, select=("RATE-2",)))
+    (result,) = report.results
+    assert result.outcome == "skipped"
+    assert "only 127.0.0.1 can be bound" in result.detail
+    assert "not on loopback" not in " ".join(report.notes)
+
+
 @pytest.fixture(autouse=True)
 def _no_inherited_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ENV_NAMES:
