@@ -9,6 +9,7 @@ Answers are lists of plain dicts with the protocol's keys.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -68,6 +69,10 @@ class CallableProbe:
         return list(self.messages_for(message_id))
 
 
+#: The most of one probe answer that is read (a few records are a few hundred bytes).
+PROBE_ANSWER_LIMIT = 1024 * 1024
+
+
 class HttpProbe:
     """The HTTP probe: `GET {base}/clients?phone=`, `GET {base}/clients?user_id=`
     and `GET {base}/messages?id=`."""
@@ -102,8 +107,33 @@ class HttpProbe:
     def _get(self, what: str, params: dict[str, str]) -> list[Record]:
         url = f"{self.base_url}/{what}"
         try:
-            response = self._client.get(url, params=params)
+            response = self._bounded_get(url, params)
         except httpx.HTTPError as exc:
             raise probe_unanswered(url, exc, error=ProbeError) from None
         records = probe_records(response, url, what, error=ProbeError)
         return [r for r in records if isinstance(r, dict)]
+
+    def _bounded_get(self, url: str, params: dict[str, str]) -> httpx.Response:
+        """The answer, read within the timeout as a whole (not per read: a probe that
+        trickles must not hold the suite) and at most `PROBE_ANSWER_LIMIT` bytes
+        of it (a probe that answers without end must not exhaust memory)."""
+        timeout = self._client.timeout.read
+        deadline = None if timeout is None else time.monotonic() + timeout
+        kept = bytearray()
+        with self._client.stream("GET", url, params=params) as response:
+            for chunk in response.iter_bytes():
+                kept += chunk
+                if len(kept) > PROBE_ANSWER_LIMIT:
+                    raise ProbeError(
+                        f"probe {url} answered more than {PROBE_ANSWER_LIMIT // 1024} KiB; "
+                        "a probe answers with the few records of one id"
+                    )
+                if deadline is not None and time.monotonic() > deadline:
+                    raise ProbeError(
+                        f"probe {url} was still answering after {timeout:g} s; check --probe"
+                    )
+        # The bytes are decoded already: no Content-Encoding goes with them.
+        kind = response.headers.get("content-type", "application/json")
+        return httpx.Response(
+            response.status_code, headers={"content-type": kind}, content=bytes(kept)
+        )

@@ -11,12 +11,14 @@ import importlib.util
 import io
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from cli_helpers import run
 
+from contract_tests.probes import HttpProbe, ProbeError
 from contract_tests.report import CheckResult, Report, exchange_summary
 from contract_tests.reporting import TerminalReporter
 from contract_tests.requirements import REQUIREMENTS
@@ -127,3 +129,29 @@ def test_the_coloured_terminal_report_escapes_them_too(
     for raw in ("\x1b[2J", "\x1b]0;owned", "\x07", "\x9b", "\u202e"):
         assert raw not in shown
     assert "\\x1b]0;owned\\x07" in shown
+
+
+def test_a_probe_answering_without_end_is_refused_in_bounded_memory(
+    serve_raw: Callable[..., hostile.RawServer],
+) -> None:
+    server = serve_raw(hostile.endless)
+    probe = HttpProbe(server.url.rstrip("/"), timeout=5)
+    try:
+        with pytest.raises(ProbeError, match="answered more than 1024 KiB"):
+            probe.messages("wamid.X")
+    finally:
+        probe.close()
+
+
+def test_a_trickling_probe_is_given_up_on_at_its_timeout(
+    serve_raw: Callable[..., hostile.RawServer],
+) -> None:
+    server = serve_raw(hostile.trickler(head_first=True))
+    probe = HttpProbe(server.url.rstrip("/"), timeout=1)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ProbeError, match="still answering after 1 s"):
+            probe.messages("wamid.X")
+    finally:
+        probe.close()
+    assert time.monotonic() - started < 3
