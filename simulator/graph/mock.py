@@ -11,8 +11,8 @@ status webhooks and assert on what was sent:
         my_bot.reply("16505551234", "hi")       # uses httpx
         assert graph.last_message()["content"] == {"body": "hi"}
 
-Needs `respx` (the `test` extra); nothing else in the package imports this
-module.
+Needs `respx` (the `pytest` extra: `pip install 'fakemeta[pytest]'`); the
+in-process `fakemeta_graph` fixture imports this module, nothing else does.
 """
 
 from __future__ import annotations
@@ -22,7 +22,14 @@ from types import TracebackType
 from typing import Any, Final
 
 import httpx
-import respx
+
+try:
+    import respx
+except ImportError as error:
+    raise ImportError(
+        "the in-process fake Graph API (fakemeta_graph, GraphMock) needs respx: "
+        "pip install 'fakemeta[pytest]'"
+    ) from error
 
 from simulator.graph.api import DEFAULT_MEDIA_BASE, handle
 from simulator.graph.state import GraphSettings, GraphState

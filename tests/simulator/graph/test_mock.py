@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -120,3 +122,17 @@ def test_last_message_without_any_is_an_assertion():
 
 def test_pass_through_adds_a_catch_all_route():
     assert len(GraphMock(pass_through=True).router.routes) == 3
+
+
+def test_without_respx_the_import_error_names_the_extra() -> None:
+    # A base install has no respx: the fixture's error must say what to install.
+    script = (
+        "import sys; sys.modules['respx'] = None\n"
+        "try:\n"
+        "    import simulator.graph.mock\n"
+        "except ImportError as error:\n"
+        "    print(error)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'fakemeta[pytest]'" in done.stdout
