@@ -9,8 +9,8 @@ import pytest
 import respx
 from graph_helpers import PNID, TOKEN, USER, FrozenClock
 
-from simulator.graph.mock import GraphMock
-from simulator.graph.state import GraphSettings, GraphState
+from fakemeta.simulator.graph.mock import GraphMock
+from fakemeta.simulator.graph.state import GraphSettings, GraphState
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 HELLO = {"messaging_product": "whatsapp", "to": USER, "type": "text", "text": {"body": "hi"}}
