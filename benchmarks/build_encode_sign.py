@@ -26,12 +26,12 @@ import time
 
 from hypothesis import HealthCheck, given, settings
 
-from simulator import envelopes, messages
-from simulator.encoding import encode
-from simulator.envelopes import Account, Customer
-from simulator.signing import sign
-from simulator.strategies import message_payloads
-from simulator.types import Payload
+from fakemeta.simulator import envelopes, messages
+from fakemeta.simulator.encoding import encode
+from fakemeta.simulator.envelopes import Account, Customer
+from fakemeta.simulator.signing import sign
+from fakemeta.simulator.strategies import message_payloads
+from fakemeta.simulator.types import Payload
 
 SECRET = "benchmark-secret"
 TARGET = 20_000

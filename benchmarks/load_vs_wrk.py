@@ -47,12 +47,12 @@ from pathlib import Path
 
 from _nginx import find_nginx, start_nginx, stop_nginx
 
-from simulator import eras
-from simulator.envelopes import Account
-from simulator.load._http import Endpoint
-from simulator.load.bodies import BodyFactory, BodySpec
-from simulator.load.engine import Engine, WorkerPlan
-from simulator.load.mix import DEFAULT_MIX, parse_mix
+from fakemeta.simulator import eras
+from fakemeta.simulator.envelopes import Account
+from fakemeta.simulator.load._http import Endpoint
+from fakemeta.simulator.load.bodies import BodyFactory, BodySpec
+from fakemeta.simulator.load.engine import Engine, WorkerPlan
+from fakemeta.simulator.load.mix import DEFAULT_MIX, parse_mix
 
 SECRET = "benchmark-secret"
 
@@ -144,7 +144,7 @@ def run_fakemeta(url: str, connections: int, seconds: float, directory: Path) ->
         [
             sys.executable,
             "-c",
-            "from simulator.cli import main; main()",
+            "from fakemeta.simulator.cli import main; main()",
             "load",
             url,
             "--rate",

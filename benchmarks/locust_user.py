@@ -9,7 +9,7 @@ number of users, in turns:
 
 - bare: a `FastHttpUser` whose one task posts one fixed body (made by
   `BodyFactory`, of the mix's median size) with fixed headers, nothing else;
-- shipped: `simulator/load/locustfile.py` as it is (`WhatsAppWebhookUser`
+- shipped: `fakemeta/simulator/load/locustfile.py` as it is (`WhatsAppWebhookUser`
   with its defaults: a fresh, signed body of the default mix every request,
   a non-200 answer counted as a failure).
 
@@ -39,15 +39,15 @@ from pathlib import Path
 import httpx
 from _nginx import find_nginx, start_nginx
 
-from simulator.eras import CURRENT
-from simulator.graph.state import DEFAULT_PHONE_NUMBER
-from simulator.load.bodies import BodyFactory, BodySpec
-from simulator.load.mix import DEFAULT_MIX, parse_mix
+from fakemeta.simulator.eras import CURRENT
+from fakemeta.simulator.graph.state import DEFAULT_PHONE_NUMBER
+from fakemeta.simulator.load.bodies import BodyFactory, BodySpec
+from fakemeta.simulator.load.mix import DEFAULT_MIX, parse_mix
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "benchmark-secret"
 TARGET = 0.8
-SHIPPED = ROOT / "simulator" / "load" / "locustfile.py"
+SHIPPED = ROOT / "fakemeta" / "simulator" / "load" / "locustfile.py"
 
 BARE = """
 import json

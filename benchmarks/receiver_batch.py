@@ -39,8 +39,8 @@ from receiver_throughput import (
 )
 from sqlalchemy import func, select
 
-from reference_receiver.db import create_db_engine
-from reference_receiver.models import ACTION_MESSAGE_RECEIVED, Client, IntegrationLog
+from fakemeta.reference_receiver.db import create_db_engine
+from fakemeta.reference_receiver.models import ACTION_MESSAGE_RECEIVED, Client, IntegrationLog
 
 
 @dataclass
@@ -116,7 +116,7 @@ def run_reference(
     name: str, database_url: str, args: argparse.Namespace, cwd: Path
 ) -> tuple[Timings, int]:
     process, url = start_gunicorn(
-        "reference_receiver:create_app()", receiver_env(database_url), cwd
+        "fakemeta.reference_receiver:create_app()", receiver_env(database_url), cwd
     )
     counter = Counter(database_url)
     try:

@@ -50,10 +50,10 @@ from sqlalchemy import create_engine, func, select, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reference_receiver.accounts import add_account  # noqa: E402
-from reference_receiver.crypto import TokenCipher  # noqa: E402
-from reference_receiver.db import create_db_engine, make_session_factory, migrate  # noqa: E402
-from reference_receiver.models import (  # noqa: E402
+from fakemeta.reference_receiver.accounts import add_account  # noqa: E402
+from fakemeta.reference_receiver.crypto import TokenCipher  # noqa: E402
+from fakemeta.reference_receiver.db import create_db_engine, make_session_factory, migrate  # noqa: E402
+from fakemeta.reference_receiver.models import (  # noqa: E402
     ACTION_MESSAGE_RECEIVED,
     InboxDelivery,
     IntegrationLog,
@@ -214,7 +214,13 @@ def start_gunicorn(
 def start_drainer(env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
     """`fakemeta receiver drain`, for --inbox-drain external."""
     return subprocess.Popen(
-        [sys.executable, "-c", "from simulator.cli import main; main()", "receiver", "drain"],
+        [
+            sys.executable,
+            "-c",
+            "from fakemeta.simulator.cli import main; main()",
+            "receiver",
+            "drain",
+        ],
         env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
         cwd=cwd,
         stderr=subprocess.DEVNULL,
@@ -324,7 +330,7 @@ def reference(
     """The reference receiver on `database_url` under gunicorn (and a drainer process
     with --inbox-drain external), for as long as the block runs."""
     env = receiver_env(database_url, args.inbox_drain)
-    process, url = start_gunicorn("reference_receiver:create_app()", env, cwd)
+    process, url = start_gunicorn("fakemeta.reference_receiver:create_app()", env, cwd)
     drainer = start_drainer(env, cwd) if args.inbox_drain == "external" else None
     counter = Counter(database_url)
     try:

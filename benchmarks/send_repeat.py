@@ -39,14 +39,14 @@ from pathlib import Path
 
 import httpx
 
-from simulator.sender import NO_RETRIES, Sender
-from simulator.targets import HttpTarget
+from fakemeta.simulator.sender import NO_RETRIES, Sender
+from fakemeta.simulator.targets import HttpTarget
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "benchmark-secret"
 TIMEOUT = 300.0  # seconds for one command run, however slow
 STARTUP_RUNS = 3
-CLI = "import sys; from simulator.cli import main; sys.argv[0] = 'fakemeta'; main()"
+CLI = "import sys; from fakemeta.simulator.cli import main; sys.argv[0] = 'fakemeta'; main()"
 
 
 def serve_endpoint() -> None:

@@ -24,10 +24,10 @@ import time
 
 import httpx
 
-from simulator.delivery import Delivery
-from simulator.envelopes import Account, Customer, message_payload
-from simulator.sender import NO_RETRIES, Sender
-from simulator.targets import HttpTarget
+from fakemeta.simulator.delivery import Delivery
+from fakemeta.simulator.envelopes import Account, Customer, message_payload
+from fakemeta.simulator.sender import NO_RETRIES, Sender
+from fakemeta.simulator.targets import HttpTarget
 
 SECRET = "benchmark-secret"
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"

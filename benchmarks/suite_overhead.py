@@ -20,11 +20,11 @@ from typing import Any
 
 import httpx
 
-from contract_tests.config import SuiteConfig
-from contract_tests.probes import HttpProbe, Record
-from contract_tests.runner import run
-from reference_receiver.serve import Running, start_background
-from simulator.targets import Exchange, Target, WsgiTarget, target_for
+from fakemeta.contract_tests.config import SuiteConfig
+from fakemeta.contract_tests.probes import HttpProbe, Record
+from fakemeta.contract_tests.runner import run
+from fakemeta.reference_receiver.serve import Running, start_background
+from fakemeta.simulator.targets import Exchange, Target, WsgiTarget, target_for
 
 SECRETS = {
     "app_secret": "benchmark-app-secret",

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from simulator.cli import main
+from fakemeta.simulator.cli import main
 
 #: `fakemeta ARGS...` in-process: exit status, stdout, stderr.
 Cli = Callable[..., tuple[int, str, str]]

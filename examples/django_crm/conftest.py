@@ -21,8 +21,8 @@ from typing import Any
 
 import django
 import pytest
-from contract_tests.plugin import ContractTarget
 from cryptography.fernet import Fernet
+from fakemeta.contract_tests.plugin import ContractTarget
 
 APP_SECRET = "example-app-secret"
 VERIFY_TOKEN = "example-verify-token"

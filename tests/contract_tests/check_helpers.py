@@ -23,7 +23,7 @@ def check_process(
     """`fakemeta check ARGS...` as a real process (what a user sees: one line,
     no traceback), with PATH and `env` its only environment."""
     return subprocess.run(
-        [sys.executable, "-c", "from simulator.cli import main; main()", "check", *args],
+        [sys.executable, "-c", "from fakemeta.simulator.cli import main; main()", "check", *args],
         capture_output=True,
         text=True,
         timeout=120,

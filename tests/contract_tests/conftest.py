@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from check_helpers import ENV_NAMES
 
-from reference_receiver.serve import Running, start_background
+from fakemeta.reference_receiver.serve import Running, start_background
 
 
 @pytest.fixture(scope="session")

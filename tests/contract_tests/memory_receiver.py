@@ -19,8 +19,8 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from contract_tests.config import SuiteConfig
-from contract_tests.probes import CallableProbe, Record
+from fakemeta.contract_tests.config import SuiteConfig
+from fakemeta.contract_tests.probes import CallableProbe, Record
 
 __all__ = ["FAULTS", "PATH", "MemoryReceiver"]
 

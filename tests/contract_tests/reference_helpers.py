@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from contract_tests.config import SuiteConfig
-from contract_tests.probes import HttpProbe
-from reference_receiver.serve import Running
+from fakemeta.contract_tests.config import SuiteConfig
+from fakemeta.contract_tests.probes import HttpProbe
+from fakemeta.reference_receiver.serve import Running
 
 
 def reference_config(running: Running, **overrides: Any) -> SuiteConfig:

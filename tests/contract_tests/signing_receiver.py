@@ -19,13 +19,13 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from contract_tests.addresses import AddressPlan
-from contract_tests.config import SuiteConfig
-from contract_tests.context import CheckContext, new_run_nonce
-from contract_tests.probes import CallableProbe, Record
-from contract_tests.report import Report
-from contract_tests.requirements import REQUIREMENTS
-from simulator.targets import target_for
+from fakemeta.contract_tests.addresses import AddressPlan
+from fakemeta.contract_tests.config import SuiteConfig
+from fakemeta.contract_tests.context import CheckContext, new_run_nonce
+from fakemeta.contract_tests.probes import CallableProbe, Record
+from fakemeta.contract_tests.report import Report
+from fakemeta.contract_tests.requirements import REQUIREMENTS
+from fakemeta.simulator.targets import target_for
 
 __all__ = [
     "APP_SECRET",

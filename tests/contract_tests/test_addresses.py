@@ -11,10 +11,10 @@ import pytest
 from memory_receiver import PATH, MemoryReceiver
 from reference_helpers import reference_config
 
-from contract_tests.addresses import AddressPlan, Leases, block_range
-from contract_tests.config import RateLimit, SuiteConfig
-from contract_tests.runner import run
-from reference_receiver.serve import Running, start_background
+from fakemeta.contract_tests.addresses import AddressPlan, Leases, block_range
+from fakemeta.contract_tests.config import RateLimit, SuiteConfig
+from fakemeta.contract_tests.runner import run
+from fakemeta.reference_receiver.serve import Running, start_background
 
 pytest_plugins = ["pytester"]
 

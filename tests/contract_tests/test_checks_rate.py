@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 from memory_receiver import MemoryReceiver
 
-from contract_tests import addresses
-from contract_tests.config import RateLimit, SuiteConfig
-from contract_tests.report import Report
-from contract_tests.runner import run
-from reference_receiver.serve import Running, start_background
+from fakemeta.contract_tests import addresses
+from fakemeta.contract_tests.config import RateLimit, SuiteConfig
+from fakemeta.contract_tests.report import Report
+from fakemeta.contract_tests.runner import run
+from fakemeta.reference_receiver.serve import Running, start_background
 
 RATE_IDS = ["RATE-1", "RATE-2", "RATE-3", "RATE-4"]
 LIMIT = RateLimit(10, 60)

@@ -13,16 +13,22 @@ from hypothesis import strategies as st
 from reference_helpers import reference_config
 from signing_receiver import FAMILY_IDS, SigningReceiver, details, failed, outcomes
 
-from contract_tests.checks.robustness import _CHANGES, _NOT_JSON, _PLACEHOLDER, _RAW, _mutants
-from contract_tests.checks.robustness import _changed as changed
-from contract_tests.checks.robustness import _raw as raw_body
-from contract_tests.runner import run
-from reference_receiver.serve import Running
-from simulator.encoding import encode
-from simulator.envelopes import Account, Customer, message_payload
-from simulator.messages import text
-from simulator.strategies import message_payloads
-from simulator.types import Payload
+from fakemeta.contract_tests.checks.robustness import (
+    _CHANGES,
+    _NOT_JSON,
+    _PLACEHOLDER,
+    _RAW,
+    _mutants,
+)
+from fakemeta.contract_tests.checks.robustness import _changed as changed
+from fakemeta.contract_tests.checks.robustness import _raw as raw_body
+from fakemeta.contract_tests.runner import run
+from fakemeta.reference_receiver.serve import Running
+from fakemeta.simulator.encoding import encode
+from fakemeta.simulator.envelopes import Account, Customer, message_payload
+from fakemeta.simulator.messages import text
+from fakemeta.simulator.strategies import message_payloads
+from fakemeta.simulator.types import Payload
 
 ROBUST_IDS = [i for i in FAMILY_IDS if i.startswith("ROBUST-")]
 ACCOUNT = Account("102290129340398", "106540352242922", "15550783881")

@@ -22,16 +22,21 @@ from signing_receiver import (
     sent_envelopes,
 )
 
-from contract_tests.checks._deliveries import fresh_text
-from contract_tests.checks.signature import _TAMPER_TEXT, _TAMPERINGS, ENCODINGS, raw_byte_cases
-from contract_tests.config import SuiteConfig
-from contract_tests.runner import run
-from reference_receiver.serve import Running
-from simulator.encoding import encode
-from simulator.envelopes import Account, Customer
-from simulator.signing import sign
-from simulator.strategies import message_payloads
-from simulator.types import Payload
+from fakemeta.contract_tests.checks._deliveries import fresh_text
+from fakemeta.contract_tests.checks.signature import (
+    _TAMPER_TEXT,
+    _TAMPERINGS,
+    ENCODINGS,
+    raw_byte_cases,
+)
+from fakemeta.contract_tests.config import SuiteConfig
+from fakemeta.contract_tests.runner import run
+from fakemeta.reference_receiver.serve import Running
+from fakemeta.simulator.encoding import encode
+from fakemeta.simulator.envelopes import Account, Customer
+from fakemeta.simulator.signing import sign
+from fakemeta.simulator.strategies import message_payloads
+from fakemeta.simulator.types import Payload
 
 SIG_IDS = [i for i in FAMILY_IDS if i.startswith("SIG-")]
 

@@ -7,12 +7,12 @@ import pytest
 from memory_receiver import MemoryReceiver
 from reference_helpers import reference_config as base_config
 
-from contract_tests.checks import _store
-from contract_tests.checks._store import describe_difference
-from contract_tests.config import SuiteConfig
-from contract_tests.report import Report
-from contract_tests.runner import run
-from reference_receiver.serve import Running
+from fakemeta.contract_tests.checks import _store
+from fakemeta.contract_tests.checks._store import describe_difference
+from fakemeta.contract_tests.config import SuiteConfig
+from fakemeta.contract_tests.report import Report
+from fakemeta.contract_tests.runner import run
+from fakemeta.reference_receiver.serve import Running
 
 CLIENT_IDS = [f"CLIENT-{n}" for n in range(1, 11)]
 

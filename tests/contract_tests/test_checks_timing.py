@@ -9,10 +9,10 @@ import pytest
 from reference_helpers import reference_config
 from signing_receiver import PHONE_NUMBER_ID, SigningReceiver, context, details, failed, outcomes
 
-from contract_tests.checks.timing import MAX_UPDATES, updates_batch
-from contract_tests.runner import run
-from reference_receiver.serve import Running
-from simulator.encoding import encode
+from fakemeta.contract_tests.checks.timing import MAX_UPDATES, updates_batch
+from fakemeta.contract_tests.runner import run
+from fakemeta.reference_receiver.serve import Running
+from fakemeta.simulator.encoding import encode
 
 
 def test_the_reference_receiver_acknowledges_everything_in_time(reference: Running) -> None:

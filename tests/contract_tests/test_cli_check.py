@@ -29,9 +29,9 @@ from check_helpers import ENV_NAMES, check_process
 from flask import Flask, Response, request
 from werkzeug.serving import make_server
 
-from contract_tests.config import RateLimit, SuiteConfig
-from contract_tests.runner import reproduce_command
-from simulator.cli import main
+from fakemeta.contract_tests.config import RateLimit, SuiteConfig
+from fakemeta.contract_tests.runner import reproduce_command
+from fakemeta.simulator.cli import main
 
 TOKEN = "right-verify-token"
 SECRET = "broken-receiver-app-secret"
@@ -366,7 +366,14 @@ def test_piped_subprocess_output_is_plain(broken_url: str) -> None:
 
 def test_an_unknown_selection_fails_before_anything_starts() -> None:
     done = subprocess.run(
-        [sys.executable, "-c", "from simulator.cli import main; main()", "check", "-k", "NOPE"],
+        [
+            sys.executable,
+            "-c",
+            "from fakemeta.simulator.cli import main; main()",
+            "check",
+            "-k",
+            "NOPE",
+        ],
         capture_output=True,
         timeout=60,
     )

@@ -18,16 +18,16 @@ import pytest
 from check_helpers import check_process
 from memory_receiver import PATH, MemoryReceiver
 
-from contract_tests._plugin_items import pytest_words
-from contract_tests.checks import _store
-from contract_tests.config import SuiteConfig
-from contract_tests.probes import CallableProbe
-from contract_tests.report import Report
-from contract_tests.runner import reproduce_command, run
-from simulator import eras
-from simulator.cli import main
-from simulator.errors import UnknownEra
-from simulator.targets import Exchange, Target, target_for
+from fakemeta.contract_tests._plugin_items import pytest_words
+from fakemeta.contract_tests.checks import _store
+from fakemeta.contract_tests.config import SuiteConfig
+from fakemeta.contract_tests.probes import CallableProbe
+from fakemeta.contract_tests.report import Report
+from fakemeta.contract_tests.runner import reproduce_command, run
+from fakemeta.simulator import eras
+from fakemeta.simulator.cli import main
+from fakemeta.simulator.errors import UnknownEra
+from fakemeta.simulator.targets import Exchange, Target, target_for
 
 NO_USER_IDS = "era 2025 has no business-scoped user ids: run with --era 2026"
 

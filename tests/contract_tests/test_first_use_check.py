@@ -21,16 +21,16 @@ from flask import Flask, Response, request
 from reference_helpers import reference_config
 from werkzeug.serving import make_server
 
-from contract_tests.addresses import NO_LOOPBACK_ALIASES, AddressPlan, Leases
-from contract_tests.config import SuiteConfig
-from contract_tests.runner import run
-from reference_receiver.serve import Running
+from fakemeta.contract_tests.addresses import NO_LOOPBACK_ALIASES, AddressPlan, Leases
+from fakemeta.contract_tests.config import SuiteConfig
+from fakemeta.contract_tests.runner import run
+from fakemeta.reference_receiver.serve import Running
 
 TOKEN = "first-use-verify-token"
 SECRET = "first-use-app-secret"
 #: `fakemeta` on PATH first, as after `pip install`.
 PATH = f"{Path(sys.executable).parent}{os.pathsep}/usr/bin{os.pathsep}/bin"
-MAIN = "from simulator.cli import main; main()"
+MAIN = "from fakemeta.simulator.cli import main; main()"
 
 
 def fakemeta(

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from cli_helpers import run
 
-from contract_tests.probes import HttpProbe, ProbeError
-from contract_tests.report import CheckResult, Report, exchange_summary
-from contract_tests.reporting import TerminalReporter
-from contract_tests.requirements import REQUIREMENTS
-from simulator.targets import RESPONSE_BODY_LIMIT, HttpTarget
+from fakemeta.contract_tests.probes import HttpProbe, ProbeError
+from fakemeta.contract_tests.report import CheckResult, Report, exchange_summary
+from fakemeta.contract_tests.reporting import TerminalReporter
+from fakemeta.contract_tests.requirements import REQUIREMENTS
+from fakemeta.simulator.targets import RESPONSE_BODY_LIMIT, HttpTarget
 
 _PATH = Path(__file__).parents[1] / "simulator" / "test_hostile_receivers.py"
 _spec = importlib.util.spec_from_file_location("_hostile_receivers", _PATH)

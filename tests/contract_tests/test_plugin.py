@@ -18,12 +18,12 @@ import pytest
 # `Customer` class fails isinstance checks, re-imported check modules register
 # their checks twice. So everything the inner runs use is loaded here, first.
 for _module in (
-    "contract_tests._plugin_deliveries",
-    "contract_tests.checks",
-    "contract_tests.plugin",
-    "contract_tests.runner",
-    "simulator.catalog",
-    "simulator.graph.inprocess",
+    "fakemeta.contract_tests._plugin_deliveries",
+    "fakemeta.contract_tests.checks",
+    "fakemeta.contract_tests.plugin",
+    "fakemeta.contract_tests.runner",
+    "fakemeta.simulator.catalog",
+    "fakemeta.simulator.graph.inprocess",
 ):
     importlib.import_module(_module)
 
@@ -37,7 +37,7 @@ import hmac
 import pytest
 from flask import Flask, request
 
-from contract_tests.plugin import ContractTarget
+from fakemeta.contract_tests.plugin import ContractTarget
 
 SECRET = "host-secret"
 TOKEN = "host-token"
@@ -151,7 +151,7 @@ import json
 
 import pytest
 
-from simulator import eras
+from fakemeta.simulator import eras
 
 
 def _value(delivery):
@@ -218,7 +218,7 @@ def test_without_the_flag_no_contract_items_are_collected(pytester: pytest.Pytes
 
 
 def test_contract_collects_one_test_per_check_named_by_id(pytester: pytest.Pytester) -> None:
-    from contract_tests.registry import CHECKS
+    from fakemeta.contract_tests.registry import CHECKS
 
     host(pytester, tests="def test_own(): pass\n")
     result = run(pytester, "--fakemeta-contract", "--collect-only", "-q")
@@ -304,7 +304,7 @@ def test_a_broken_receiver_fails_the_right_item_with_id_and_reproduce(
 
 
 def test_skips_show_their_reason(pytester: pytest.Pytester) -> None:
-    from contract_tests.registry import CHECKS
+    from fakemeta.contract_tests.registry import CHECKS
 
     if not any("probe" in c.requirement.needs for c in CHECKS):
         pytest.skip("no check needs a probe yet")
@@ -427,7 +427,7 @@ def test_deliveries_are_signed_with_the_hosts_secret(pytester: pytest.Pytester) 
         import hashlib, hmac, json
 
         import pytest
-        from simulator.signing import sign
+        from fakemeta.simulator.signing import sign
 
         def test_text(fakemeta_deliveries):
             delivery = fakemeta_deliveries.text("مرحبا 👋 https://x.test/a")
@@ -472,7 +472,7 @@ def test_deliveries_are_signed_with_the_hosts_secret(pytester: pytest.Pytester) 
             assert fakemeta_config.path == "/webhooks/whatsapp/"
 
         def test_strategies(fakemeta_strategies):
-            from simulator import strategies
+            from fakemeta.simulator import strategies
             assert fakemeta_strategies is strategies
         """,
     )
@@ -509,7 +509,7 @@ def test_deliveries_without_a_secret_fail_the_test_in_one_line(pytester: pytest.
 
 
 def test_receiver_text_in_pytest_failures_cannot_drive_the_terminal() -> None:
-    from contract_tests._plugin_items import _block, _exchange_lines
+    from fakemeta.contract_tests._plugin_items import _block, _exchange_lines
 
     hostile = "ok\x1b[2J\x1b]0;owned\x07\u202eevil"
     exchange = {

@@ -14,12 +14,12 @@ import pytest
 # Loaded here first, as in test_plugin.py: pytester's in-process runs drop
 # the modules first imported inside them.
 for _module in (
-    "contract_tests._plugin_deliveries",
-    "contract_tests.checks",
-    "contract_tests.plugin",
-    "contract_tests.runner",
-    "simulator.catalog",
-    "simulator.graph.inprocess",
+    "fakemeta.contract_tests._plugin_deliveries",
+    "fakemeta.contract_tests.checks",
+    "fakemeta.contract_tests.plugin",
+    "fakemeta.contract_tests.runner",
+    "fakemeta.simulator.catalog",
+    "fakemeta.simulator.graph.inprocess",
 ):
     importlib.import_module(_module)
 
@@ -30,7 +30,7 @@ BOT = Path(__file__).resolve().parents[1] / "simulator" / "graph" / "bot_app.py"
 CONFTEST = """
 import pytest
 from bot_app import PHONE_NUMBER_ID, SECRET, VERIFY_TOKEN, make_bot
-from contract_tests.plugin import ContractTarget
+from fakemeta.contract_tests.plugin import ContractTarget
 
 @pytest.fixture
 def fakemeta_target():

@@ -15,12 +15,12 @@ import pytest
 # `Customer` class fails isinstance checks, re-imported check modules register
 # their checks twice. So everything the inner runs use is loaded here, first.
 for _module in (
-    "contract_tests._plugin_deliveries",
-    "contract_tests.checks",
-    "contract_tests.plugin",
-    "contract_tests.runner",
-    "simulator.catalog",
-    "simulator.graph.inprocess",
+    "fakemeta.contract_tests._plugin_deliveries",
+    "fakemeta.contract_tests.checks",
+    "fakemeta.contract_tests.plugin",
+    "fakemeta.contract_tests.runner",
+    "fakemeta.simulator.catalog",
+    "fakemeta.simulator.graph.inprocess",
 ):
     importlib.import_module(_module)
 
@@ -31,7 +31,7 @@ BOT = Path(__file__).resolve().parents[1] / "simulator" / "graph" / "bot_app.py"
 CONFTEST = """
 import pytest
 from bot_app import PHONE_NUMBER_ID, SECRET, VERIFY_TOKEN, make_bot
-from contract_tests.plugin import ContractTarget
+from fakemeta.contract_tests.plugin import ContractTarget
 
 BOTS = {}
 
@@ -96,7 +96,7 @@ def test_without_secrets_the_fixture_says_what_is_missing(pytester: pytest.Pytes
         """
         import pytest
         from bot_app import make_bot
-        from contract_tests.plugin import ContractTarget
+        from fakemeta.contract_tests.plugin import ContractTarget
 
         @pytest.fixture
         def fakemeta_target():

@@ -1,4 +1,4 @@
-"""The report renderers (contract_tests.reporting) on a hand-built `Report`:
+"""The report renderers (fakemeta.contract_tests.reporting) on a hand-built `Report`:
 terminal (plain and colour), JUnit XML, HTML, redaction and atomic files.
 
 The receiver's answers are untrusted: every format must show a `<script>`,
@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from contract_tests.errors import ContractUsageError
-from contract_tests.report import CheckResult, Outcome, Report
-from contract_tests.reporting import (
+from fakemeta.contract_tests.errors import ContractUsageError
+from fakemeta.contract_tests.report import CheckResult, Outcome, Report
+from fakemeta.contract_tests.reporting import (
     TerminalReporter,
     check_writable,
     redact,
@@ -27,7 +27,7 @@ from contract_tests.reporting import (
     summary_line,
     write_atomic,
 )
-from contract_tests.requirements import REQUIREMENTS
+from fakemeta.contract_tests.requirements import REQUIREMENTS
 
 ANSI = re.compile(r"\x1b\[")
 HOSTILE_BODY = "1234567890<script>alert('x')</script>\x1b[2J\x00[bold]markup[/bold]"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import contract_tests.checks  # noqa: F401 - registers the checks
-from contract_tests.registry import CHECKS
-from contract_tests.requirements import REQUIREMENTS
+import fakemeta.contract_tests.checks  # noqa: F401 - registers the checks
+from fakemeta.contract_tests.registry import CHECKS
+from fakemeta.contract_tests.requirements import REQUIREMENTS
 
 DESIGN = Path(__file__).resolve().parents[3] / "shared" / "DESIGN.md"
 

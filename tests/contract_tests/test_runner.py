@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 
-from contract_tests.addresses import AddressPlan
-from contract_tests.config import SuiteConfig
-from contract_tests.context import CheckContext
-from contract_tests.errors import ContractUsageError, Failure
-from contract_tests.requirements import REQUIREMENTS
-from contract_tests.runner import reproduce_command, selected_checks
+from fakemeta.contract_tests.addresses import AddressPlan
+from fakemeta.contract_tests.config import SuiteConfig
+from fakemeta.contract_tests.context import CheckContext
+from fakemeta.contract_tests.errors import ContractUsageError, Failure
+from fakemeta.contract_tests.requirements import REQUIREMENTS
+from fakemeta.contract_tests.runner import reproduce_command, selected_checks
 
 CONFIG = SuiteConfig("http://127.0.0.1:9/hook", "token", "secret", "106540352242922", seed=5)
 

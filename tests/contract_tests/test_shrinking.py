@@ -22,22 +22,22 @@ import pytest
 from flask import Flask, Response, request
 from signing_receiver import APP_SECRET, PATH, PHONE_NUMBER_ID, VERIFY_TOKEN
 
-from contract_tests.config import SuiteConfig
-from contract_tests.errors import ContractUsageError
-from contract_tests.report import CheckResult, Report
-from contract_tests.runner import reproduce_command, run, selected_checks
-from contract_tests.shrinking import (
+from fakemeta.contract_tests.config import SuiteConfig
+from fakemeta.contract_tests.errors import ContractUsageError
+from fakemeta.contract_tests.report import CheckResult, Report
+from fakemeta.contract_tests.runner import reproduce_command, run, selected_checks
+from fakemeta.contract_tests.shrinking import (
     DEFAULT_SHRINK_BUDGET,
     ReplayToken,
     Shrunk,
     freshen,
     measure,
 )
-from simulator.cli import main
-from simulator.envelopes import Account, Customer, message_payload
-from simulator.messages import reaction, text
-from simulator.targets import Exchange, Request
-from simulator.targets import Response as SentResponse
+from fakemeta.simulator.cli import main
+from fakemeta.simulator.envelopes import Account, Customer, message_payload
+from fakemeta.simulator.messages import reaction, text
+from fakemeta.simulator.targets import Exchange, Request
+from fakemeta.simulator.targets import Response as SentResponse
 
 GENERATED = "SIG-6::generated_bodies_are_verified"
 HANDSHAKE = "VERIFY-1::right_token_echoes_any_challenge"

@@ -164,7 +164,7 @@ def _failed(url: str, profile: str, report: Path) -> set[str]:
     """Run `fakemeta check` as a user would; return the failed requirement IDs."""
     done = subprocess.run(
         [
-            sys.executable, "-c", "from simulator.cli import main; main()", "check", url,
+            sys.executable, "-c", "from fakemeta.simulator.cli import main; main()", "check", url,
             "--verify-token", TOKEN, "--app-secret", SECRET, "--phone-number-id", PHONE_ID,
             "--profile", profile, "--rate-limit", "off", "--seed", "1",
             "--report-json", str(report),

@@ -24,7 +24,7 @@ from receiver_helpers import (
 )
 from werkzeug.test import TestResponse
 
-from reference_receiver.state import receiver_state
+from fakemeta.reference_receiver.state import receiver_state
 
 
 @pytest.fixture(autouse=True)

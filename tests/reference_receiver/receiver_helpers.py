@@ -22,10 +22,10 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 
-from reference_receiver import create_app
-from reference_receiver.accounts import add_account
-from reference_receiver.db import migrate
-from reference_receiver.state import receiver_state
+from fakemeta.reference_receiver import create_app
+from fakemeta.reference_receiver.accounts import add_account
+from fakemeta.reference_receiver.db import migrate
+from fakemeta.reference_receiver.state import receiver_state
 
 APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"

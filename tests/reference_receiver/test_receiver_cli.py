@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from cryptography.fernet import Fernet
 from receiver_helpers import base_config, build_app, envelope, text_message
 
-from reference_receiver.cli import receiver
-from reference_receiver.state import receiver_state
+from fakemeta.reference_receiver.cli import receiver
+from fakemeta.reference_receiver.state import receiver_state
 
 
 @pytest.fixture

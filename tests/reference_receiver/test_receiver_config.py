@@ -7,8 +7,13 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from reference_receiver import create_app
-from reference_receiver.config import ConfigError, RateLimit, load_settings, parse_rate_limit
+from fakemeta.reference_receiver import create_app
+from fakemeta.reference_receiver.config import (
+    ConfigError,
+    RateLimit,
+    load_settings,
+    parse_rate_limit,
+)
 
 KEY = Fernet.generate_key().decode()
 GOOD = {

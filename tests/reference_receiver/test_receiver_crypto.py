@@ -9,9 +9,9 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from receiver_helpers import base_config, build_app
 
-from reference_receiver.accounts import rotate_tokens
-from reference_receiver.crypto import TokenCipher
-from reference_receiver.state import receiver_state
+from fakemeta.reference_receiver.accounts import rotate_tokens
+from fakemeta.reference_receiver.crypto import TokenCipher
+from fakemeta.reference_receiver.state import receiver_state
 
 TOKEN = "EAAG-secret-access-token"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from reference_receiver.db import create_db_engine, migrate
+from fakemeta.reference_receiver.db import create_db_engine, migrate
 
 
 def test_migrate_creates_the_schema_and_is_idempotent(tmp_path: Path) -> None:
@@ -58,7 +58,7 @@ def test_a_hung_database_is_a_503_with_retry_after_not_a_wait(
         text_message,
     )
 
-    from reference_receiver.state import receiver_state
+    from fakemeta.reference_receiver.state import receiver_state
 
     app = build_app(
         base_config(tmp_path, DATABASE_URL=postgres_url, DATABASE_TIMEOUT="1"), settle=False
@@ -100,7 +100,7 @@ def test_postgres_connections_carry_the_timeouts(postgres_url: str) -> None:
 
 
 def test_a_url_that_is_not_supported_is_one_line(tmp_path: Path) -> None:
-    from reference_receiver.config import ConfigError
+    from fakemeta.reference_receiver.config import ConfigError
 
     with pytest.raises(ConfigError, match="not supported"):
         create_db_engine("mysql://user@localhost/crm")

@@ -28,13 +28,13 @@ from receiver_helpers import (
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from reference_receiver.models import (
+from fakemeta.reference_receiver.models import (
     ACTION_MESSAGE_RECEIVED,
     Client,
     IntegrationLog,
     Notification,
 )
-from reference_receiver.state import receiver_state
+from fakemeta.reference_receiver.state import receiver_state
 
 Row = tuple[str | None, str | None, str | None]
 
@@ -436,8 +436,8 @@ def test_a_batch_mixing_messages_and_identity_changes(app: Flask) -> None:
 
 def test_shapes_agree_with_the_simulators_builders(app: Flask) -> None:
     """The hand-built system messages above have the simulator's shape (and so Meta's)."""
-    from simulator import messages as builders
-    from simulator.envelopes import Customer
+    from fakemeta.simulator import messages as builders
+    from fakemeta.simulator.envelopes import Customer
 
     customer = Customer("201000000050", "Ali", user_id="US.50")
     built = builders.system_user_changed_number(

@@ -27,16 +27,16 @@ from receiver_helpers import (
 )
 from sqlalchemy import func, select, update
 
-from reference_receiver.drainer import Drainer
-from reference_receiver.inbox import MAX_ATTEMPTS, Inbox
-from reference_receiver.models import (
+from fakemeta.reference_receiver.drainer import Drainer
+from fakemeta.reference_receiver.inbox import MAX_ATTEMPTS, Inbox
+from fakemeta.reference_receiver.models import (
     ACTION_MESSAGE_RECEIVED,
     Client,
     InboxDelivery,
     IntegrationLog,
     Notification,
 )
-from reference_receiver.state import ReceiverState, receiver_state
+from fakemeta.reference_receiver.state import ReceiverState, receiver_state
 
 
 def count(state: ReceiverState, model: Any, *where: Any) -> int:
@@ -156,7 +156,7 @@ def test_a_pass_that_dies_before_its_commit_leaves_the_delivery_for_the_next(
 _SERVE = """
 import sys
 from werkzeug.serving import make_server
-from reference_receiver import create_app
+from fakemeta.reference_receiver import create_app
 server = make_server("127.0.0.1", 0, create_app())
 print(server.server_port, flush=True)
 server.serve_forever()
@@ -218,8 +218,8 @@ def test_the_drainer_thread_applies_a_delivery_before_the_probe_answers(tmp_path
 def test_a_delivery_that_keeps_failing_is_put_off_then_left_for_a_person(
     waiting_app: Flask, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from reference_receiver import drainer as drainer_module
-    from reference_receiver import process
+    from fakemeta.reference_receiver import drainer as drainer_module
+    from fakemeta.reference_receiver import process
 
     state = receiver_state(waiting_app)
     bodies = [meta_encode(envelope([text_message(f"m{i}", sender=f"2096{i}")])) for i in range(3)]
@@ -264,7 +264,7 @@ def test_an_unreachable_database_during_a_pass_loses_nothing(
     from sqlalchemy import create_engine
     from sqlalchemy.exc import OperationalError
 
-    from reference_receiver.db import make_session_factory
+    from fakemeta.reference_receiver.db import make_session_factory
 
     state = receiver_state(waiting_app)
     assert post(waiting_app, envelope([text_message(sender="2097")])) == 200

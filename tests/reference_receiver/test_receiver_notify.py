@@ -23,9 +23,9 @@ from receiver_helpers import (
 )
 from sqlalchemy import select
 
-from reference_receiver.models import Notification
-from reference_receiver.notify import FcmNotifier, NewMessage, OutboxNotifier
-from reference_receiver.state import receiver_state
+from fakemeta.reference_receiver.models import Notification
+from fakemeta.reference_receiver.notify import FcmNotifier, NewMessage, OutboxNotifier
+from fakemeta.reference_receiver.state import receiver_state
 
 FCM_URL = "https://fcm.googleapis.com/v1/projects/crm-test/messages:send"
 

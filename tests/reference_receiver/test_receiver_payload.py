@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from reference_receiver.payload import iter_changes, message_text, parse_message, sanitize
+from fakemeta.reference_receiver.payload import iter_changes, message_text, parse_message, sanitize
 
 
 @pytest.mark.parametrize(

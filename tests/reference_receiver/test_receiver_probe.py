@@ -17,8 +17,8 @@ from receiver_helpers import (
     text_message,
 )
 
-from reference_receiver.probe import stored_message_counts
-from reference_receiver.state import receiver_state
+from fakemeta.reference_receiver.probe import stored_message_counts
+from fakemeta.reference_receiver.state import receiver_state
 
 
 def test_probe_is_absent_without_a_probe_token(tmp_path: Path) -> None:

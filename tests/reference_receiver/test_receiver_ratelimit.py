@@ -16,7 +16,7 @@ import pytest
 from flask import Flask
 from receiver_helpers import WEBHOOK, base_config, build_app
 
-from reference_receiver.state import receiver_state
+from fakemeta.reference_receiver.state import receiver_state
 
 
 def limited_app(tmp_path: Path, limit: str = "5/60", **overrides: object) -> Flask:
@@ -140,7 +140,7 @@ def test_two_gunicorn_workers_share_one_limit_through_redis(tmp_path: Path, redi
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
-            "reference_receiver:create_app()",
+            "fakemeta.reference_receiver:create_app()",
         ],
         env=env,
         cwd=tmp_path,

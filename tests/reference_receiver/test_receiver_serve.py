@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reference_receiver.serve import start_background
+from fakemeta.reference_receiver.serve import start_background
 
 
 def body_and_signature(secret: str, phone_number_id: str, message_id: str) -> tuple[bytes, str]:

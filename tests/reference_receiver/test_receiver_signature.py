@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from reference_receiver.signature import signature_is_valid
+from fakemeta.reference_receiver.signature import signature_is_valid
 
 BODY = b'{"object":"whatsapp_business_account","entry":[]}'
 SECRET = "app-secret"

@@ -30,7 +30,7 @@ from receiver_helpers import (
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from reference_receiver.models import (
+from fakemeta.reference_receiver.models import (
     ACTION_EVENT,
     ACTION_MESSAGE_RECEIVED,
     ACTION_STATUS_UNKNOWN,
@@ -40,7 +40,7 @@ from reference_receiver.models import (
     Notification,
     OutboundMessage,
 )
-from reference_receiver.state import receiver_state
+from fakemeta.reference_receiver.state import receiver_state
 
 
 def count(app: Flask, model: Any, *where: Any) -> int:
@@ -116,7 +116,7 @@ def test_client_4_disconnected_account_is_treated_as_unknown(tmp_path: Path) -> 
     """CLIENT-4: an account that is not `connected` receives nothing."""
     app = build_app(base_config(tmp_path), account=False)
     state = receiver_state(app)
-    from reference_receiver.accounts import add_account
+    from fakemeta.reference_receiver.accounts import add_account
 
     add_account(
         state.sessions,
@@ -467,7 +467,7 @@ def test_one_item_that_cannot_be_stored_costs_nothing_else(
     deliver, app, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """ROBUST-2: an unusable item and one the store refuses are skipped; the rest is stored."""
-    from reference_receiver import store
+    from fakemeta.reference_receiver import store
 
     good = [text_message(sender=f"207{i}") for i in range(3)]
     refused = text_message(sender="2079")
@@ -621,7 +621,7 @@ def test_a_nul_in_phone_number_id_is_logged_and_skipped(
 ) -> None:
     """PostgreSQL refuses NUL in text: the whole delivery failed its passes and was left
     in the inbox. Now that change is skipped like an unknown number; the rest is stored."""
-    from reference_receiver.models import InboxDelivery
+    from fakemeta.reference_receiver.models import InboxDelivery
 
     app = any_app
     bad = envelope([text_message(sender="2093")], phone_number_id="1065\x00")
@@ -629,7 +629,7 @@ def test_a_nul_in_phone_number_id_is_logged_and_skipped(
     good_message = text_message(sender="2094")
     bad["entry"][0]["changes"].append(envelope([good_message])["entry"][0]["changes"][0])
     bad["entry"][0]["changes"].append(bad_status["entry"][0]["changes"][0])
-    caplog.set_level("WARNING", logger="reference_receiver")
+    caplog.set_level("WARNING", logger="fakemeta.reference_receiver")
     assert post_signed(app, bad) == 200
     assert count(app, IntegrationLog, IntegrationLog.message_id == good_message["id"]) == 1
     assert count(app, Client, Client.phone == "2093") == 0

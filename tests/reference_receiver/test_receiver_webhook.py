@@ -23,8 +23,8 @@ from receiver_helpers import (
     text_message,
 )
 
-from reference_receiver.config import Settings
-from reference_receiver.state import receiver_state
+from fakemeta.reference_receiver.config import Settings
+from fakemeta.reference_receiver.state import receiver_state
 
 SIGNATURE_LOG = "WhatsApp webhook signature verification failed"
 
@@ -78,7 +78,7 @@ def test_verify_3_empty_configured_token_verifies_nothing(tmp_path: Path) -> Non
     """VERIFY-3 (the seed's bug): an empty configured token must not accept an empty one."""
     settings = Settings(app_secret="s", verify_token="", encryption_keys=("k",))
     # Built by hand: load_settings() refuses an empty token before we get here.
-    from reference_receiver.webhook import _handshake
+    from fakemeta.reference_receiver.webhook import _handshake
 
     app = build_app(base_config(tmp_path), account=False)
     state = receiver_state(app)
@@ -350,7 +350,7 @@ def test_database_outage_is_503_so_meta_retries(deliver, app) -> None:
     state = receiver_state(app)
     from sqlalchemy import create_engine
 
-    from reference_receiver.inbox import Inbox
+    from fakemeta.reference_receiver.inbox import Inbox
 
     state.inbox = Inbox(create_engine("sqlite:////nonexistent-dir/x/y.sqlite3"))
     response = deliver(envelope([text_message()]))
@@ -397,7 +397,7 @@ def _serve(kind: str, config: dict[str, object], tmp_path: Path) -> tuple[int, C
         [
             *(sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "4"),
             *("-b", f"127.0.0.1:{port}", "--log-level", "warning"),
-            "reference_receiver:create_app()",
+            "fakemeta.reference_receiver:create_app()",
         ],
         env=env,
         cwd=tmp_path,

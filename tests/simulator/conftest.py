@@ -2,7 +2,7 @@
 
 Fixture names start with `loopback_` (this conftest is shared with other
 simulator tests). The receiver records every request exactly as it arrived
-and verifies signatures with `simulator.signing.verify_signature`;
+and verifies signatures with `fakemeta.simulator.signing.verify_signature`;
 `loopback_cli` runs a `fakemeta` command against it, signed with its secret.
 """
 
@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request as WerkzeugRequest
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from simulator.signing import SIGNATURE_HEADER, verify_signature
+from fakemeta.simulator.signing import SIGNATURE_HEADER, verify_signature
 
 LOOPBACK_SECRET = "loopback-app-secret"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from simulator import catalog
-from simulator.encoding import encode
-from simulator.envelopes import Account
-from simulator.errors import UnknownVariant
+from fakemeta.simulator import catalog
+from fakemeta.simulator.encoding import encode
+from fakemeta.simulator.envelopes import Account
+from fakemeta.simulator.errors import UnknownVariant
 
 
 def _first_message_id(payload: dict) -> str:  # type: ignore[type-arg]

@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 from cli_helpers import Cli, run
 
-from simulator import fixtures
-from simulator.graph.state import user_id_of
-from simulator.signing import sign
+from fakemeta.simulator import fixtures
+from fakemeta.simulator.graph.state import user_id_of
+from fakemeta.simulator.signing import sign
 
 
 def run_process(*args: str, stdin: bytes = b"", env: dict[str, str] | None = None) -> Any:
     return subprocess.run(
-        [sys.executable, "-c", "from simulator.cli import main; main()", *args],
+        [sys.executable, "-c", "from fakemeta.simulator.cli import main; main()", *args],
         input=stdin,
         capture_output=True,
         timeout=60,

@@ -1,4 +1,4 @@
-"""The `fakemeta` group's lazy subcommands (`simulator.cli._lazy.LazyGroup`).
+"""The `fakemeta` group's lazy subcommands (`fakemeta.simulator.cli._lazy.LazyGroup`).
 
 `fakemeta send` must not import the contract suite, the reference receiver
 or the load generator (a subprocess, so that this test run's own imports do
@@ -19,24 +19,30 @@ import pytest
 from cli_helpers import run
 from click.testing import CliRunner
 
-from simulator.cli import COMMANDS, cli
-from simulator.cli._lazy import LazyGroup
+from fakemeta.simulator.cli import COMMANDS, cli
+from fakemeta.simulator.cli._lazy import LazyGroup
 
-#: Packages (and one subpackage) that sending never needs.
-HEAVY = ("contract_tests", "reference_receiver", "flask", "sqlalchemy", "hypothesis", "faker")
+#: Packages (and subpackages of ours) that sending never needs.
+HEAVY = (
+    "fakemeta.contract_tests",
+    "fakemeta.reference_receiver",
+    "fakemeta.simulator.load",
+    "flask",
+    "sqlalchemy",
+    "hypothesis",
+    "faker",
+)
 
 #: Runs `main(argv)`, then prints as its last line which of `HEAVY` got imported.
 PROBE = f"""
 import json, sys
-from simulator.cli import main
+from fakemeta.simulator.cli import main
 try:
     main(sys.argv[1:])
 except SystemExit as exc:
     code = exc.code
 heavy = {HEAVY!r}
-loaded = sorted(
-    m for m in sys.modules if m.split(".")[0] in heavy or m.startswith("simulator.load")
-)
+loaded = sorted(m for m in sys.modules if any(m == h or m.startswith(h + ".") for h in heavy))
 print(json.dumps({{"code": code, "loaded": loaded}}))
 """
 
@@ -117,7 +123,7 @@ def _group(**kwargs: Any) -> LazyGroup:
     return LazyGroup(
         "tool",
         lazy_subcommands={
-            "sign": "simulator.cli._sign:sign_command",
+            "sign": "fakemeta.simulator.cli._sign:sign_command",
             "gone": "no_such_package_for_fakemeta.cli:gone",
         },
         **kwargs,
@@ -142,7 +148,9 @@ def test_a_required_command_that_cannot_be_imported_raises() -> None:
 
 
 def test_an_attribute_that_is_not_a_command_raises() -> None:
-    group = LazyGroup("tool", lazy_subcommands={"x": "simulator.cli:EXIT_USAGE"})
+    group = LazyGroup("tool", lazy_subcommands={"x": "fakemeta.simulator.cli:EXIT_USAGE"})
     with pytest.raises(TypeError) as raised:
         group.get_command(click.Context(group), "x")
-    assert str(raised.value) == "simulator.cli:EXIT_USAGE: expected a click command, got int"
+    assert (
+        str(raised.value) == "fakemeta.simulator.cli:EXIT_USAGE: expected a click command, got int"
+    )

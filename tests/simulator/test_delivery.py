@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from simulator import encoding
-from simulator.delivery import Delivery
-from simulator.envelopes import Account, Customer, message_payload
-from simulator.signing import verify_signature
-from simulator.targets import HttpTarget
-from simulator.types import Payload
+from fakemeta.simulator import encoding
+from fakemeta.simulator.delivery import Delivery
+from fakemeta.simulator.envelopes import Account, Customer, message_payload
+from fakemeta.simulator.signing import verify_signature
+from fakemeta.simulator.targets import HttpTarget
+from fakemeta.simulator.types import Payload
 
 if TYPE_CHECKING:
     from conftest import LoopbackReceiver

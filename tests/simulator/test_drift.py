@@ -1,6 +1,6 @@
 """The drift check: documented paths from a spec, generated paths from
 payloads, both directions of difference, the reviewed exceptions and the exit
-codes of `python -m simulator.drift`."""
+codes of `python -m fakemeta.simulator.drift`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from simulator import drift
-from simulator._drift_spec import SpecError, documented_paths, render, repair
-from simulator.drift import Drift, compare, generated_paths, load_exceptions, main
+from fakemeta.simulator import drift
+from fakemeta.simulator._drift_spec import SpecError, documented_paths, render, repair
+from fakemeta.simulator.drift import Drift, compare, generated_paths, load_exceptions, main
 
 yaml = pytest.importorskip("yaml")
 

@@ -7,8 +7,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.encoding import decode, encode
-from simulator.strategies import hostile_texts
+from fakemeta.simulator.encoding import decode, encode
+from fakemeta.simulator.strategies import hostile_texts
 
 
 def test_minified_keys_in_insertion_order_never_sorted() -> None:

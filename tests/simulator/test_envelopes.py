@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from simulator import envelopes
-from simulator.envelopes import Account, Customer
-from simulator.types import Message
+from fakemeta.simulator import envelopes
+from fakemeta.simulator.envelopes import Account, Customer
+from fakemeta.simulator.types import Message
 
 ACCOUNT = Account("102290129340398", "106540352242922", "15550783881")
 ALI = Customer("966501234567", "علي")

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from simulator import _examples, encoding, fields
-from simulator.envelopes import Account, Customer
+from fakemeta.simulator import _examples, encoding, fields
+from fakemeta.simulator.envelopes import Account, Customer
 
 ACCOUNT = Account("102290129340398", "106540352242922", "15550783881")
 CUSTOMER = Customer("16505551234", "Sheena Nelson", user_id="US.13491208655302741918")

@@ -18,14 +18,14 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from simulator import fixtures
-from simulator.cli import COMMANDS, cli
-from simulator.cli._lazy import LazyCommand, LazyGroup
-from simulator.cli._overrides import apply_overrides
-from simulator.errors import BadOverride
+from fakemeta.simulator import fixtures
+from fakemeta.simulator.cli import COMMANDS, cli
+from fakemeta.simulator.cli._lazy import LazyCommand, LazyGroup
+from fakemeta.simulator.cli._overrides import apply_overrides
+from fakemeta.simulator.errors import BadOverride
 
 #: `fakemeta ARGS...` in a process of its own, as the console script runs it.
-MAIN = "from simulator.cli import main; main()"
+MAIN = "from fakemeta.simulator.cli import main; main()"
 
 
 def fakemeta(
@@ -46,11 +46,13 @@ def fakemeta(
 
 def test_help_imports_no_command_module() -> None:
     probe = (
-        "import sys\nfrom simulator.cli import main\ntry:\n    main(['--help'])\n"
+        "import sys\nfrom fakemeta.simulator.cli import main\ntry:\n    main(['--help'])\n"
         "except SystemExit:\n    pass\n"
-        "print(sorted(m for m in sys.modules if m.startswith(('simulator.cli._send', "
-        "'simulator.cli._verify', 'simulator.cli._sign', 'simulator.cli._fixtures', "
-        "'simulator.cli._serve', 'simulator.cli._load', 'contract_tests', 'reference_receiver'))))"
+        "print(sorted(m for m in sys.modules if m.startswith(('fakemeta.simulator.cli._send', "
+        "'fakemeta.simulator.cli._verify', 'fakemeta.simulator.cli._sign', "
+        "'fakemeta.simulator.cli._fixtures', 'fakemeta.simulator.cli._serve', "
+        "'fakemeta.simulator.cli._load', 'fakemeta.contract_tests', "
+        "'fakemeta.reference_receiver'))))"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
@@ -93,7 +95,7 @@ def test_an_optional_command_whose_package_is_missing_is_not_listed() -> None:
     group = LazyGroup(
         "tool",
         lazy_subcommands={
-            "sign": LazyCommand("simulator.cli._sign:sign_command", "Print a signature."),
+            "sign": LazyCommand("fakemeta.simulator.cli._sign:sign_command", "Print a signature."),
             "gone": LazyCommand("no_such_package_for_fakemeta.cli:gone", "Never there."),
         },
         optional=["gone"],

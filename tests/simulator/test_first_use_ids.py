@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from simulator import ids
+from fakemeta.simulator import ids
 
 
 def _wamid_as_it_was(sender: str, *, inbound: bool = True, rng: random.Random) -> str:

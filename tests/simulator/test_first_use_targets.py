@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from simulator.targets import HttpTarget
+from fakemeta.simulator.targets import HttpTarget
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from simulator import catalog, fixtures
-from simulator.encoding import encode
-from simulator.errors import UnknownVariant
-from simulator.fields import FIELDS
-from simulator.messages import MESSAGE_TYPES
-from simulator.statuses import STATUS_KINDS
+from fakemeta.simulator import catalog, fixtures
+from fakemeta.simulator.encoding import encode
+from fakemeta.simulator.errors import UnknownVariant
+from fakemeta.simulator.fields import FIELDS
+from fakemeta.simulator.messages import MESSAGE_TYPES
+from fakemeta.simulator.statuses import STATUS_KINDS
 
 BUILT = catalog.build_all(catalog.Context.fixed())
 
@@ -27,7 +27,7 @@ def test_every_catalog_variant_has_a_fixture_and_no_fixture_is_stale() -> None:
 @pytest.mark.parametrize("name", sorted(BUILT))
 def test_fixture_files_equal_what_the_builders_make_now(name: str) -> None:
     fixture = fixtures.load(name)
-    assert fixture.payload == BUILT[name], "rerun `python -m simulator.fixtures`"
+    assert fixture.payload == BUILT[name], "rerun `python -m fakemeta.simulator.fixtures`"
     assert list(fixture.payload) == list(BUILT[name])
     assert fixture.wire == encode(BUILT[name])
     assert fixture.wire == encode(fixture.payload)

@@ -10,9 +10,9 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from simulator.errors import ReceiverUnreachable
-from simulator.handshake import USER_AGENT, handshake, handshake_query
-from simulator.targets import AsgiTarget, HttpTarget, WsgiTarget
+from fakemeta.simulator.errors import ReceiverUnreachable
+from fakemeta.simulator.handshake import USER_AGENT, handshake, handshake_query
+from fakemeta.simulator.targets import AsgiTarget, HttpTarget, WsgiTarget
 
 if TYPE_CHECKING:
     from conftest import LoopbackReceiver, LoopbackRequest
@@ -231,7 +231,7 @@ def test_in_process_targets_give_the_same_verdicts() -> None:
 
 
 def test_an_unreachable_receiver_never_shows_the_verify_token(loopback_closed_url: str) -> None:
-    from simulator.errors import ReceiverUnreachable
+    from fakemeta.simulator.errors import ReceiverUnreachable
 
     with HttpTarget(loopback_closed_url) as target, pytest.raises(ReceiverUnreachable) as error:
         handshake(target, "s3cret-verify-token")

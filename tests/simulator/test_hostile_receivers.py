@@ -24,12 +24,12 @@ from urllib.parse import parse_qs
 import pytest
 from cli_helpers import run
 
-from simulator import envelopes, messages
-from simulator.errors import ReceiverTimeout
-from simulator.graph.dispatch import Dispatcher
-from simulator.graph.state import DEFAULT_PHONE_NUMBER, GraphState
-from simulator.load._http import ProtocolViolation, ResponseReader
-from simulator.targets import (
+from fakemeta.simulator import envelopes, messages
+from fakemeta.simulator.errors import ReceiverTimeout
+from fakemeta.simulator.graph.dispatch import Dispatcher
+from fakemeta.simulator.graph.state import DEFAULT_PHONE_NUMBER, GraphState
+from fakemeta.simulator.load._http import ProtocolViolation, ResponseReader
+from fakemeta.simulator.targets import (
     RESPONSE_BODY_LIMIT,
     Exchange,
     HttpTarget,
@@ -37,7 +37,7 @@ from simulator.targets import (
     Response,
     target_for,
 )
-from simulator.types import Payload
+from fakemeta.simulator.types import Payload
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -183,7 +183,8 @@ def peak_rss(args: Sequence[str], *, limit: float = 20.0) -> tuple[int | None, f
         "def cap():\n"
         "    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
         "start = time.monotonic()\n"
-        "cmd = [sys.executable, '-c', 'from simulator.cli import main; main()', *sys.argv[2:]]\n"
+        "main = 'from fakemeta.simulator.cli import main; main()'\n"
+        "cmd = [sys.executable, '-c', main, *sys.argv[2:]]\n"
         "try:\n"
         "    p = subprocess.run(cmd, capture_output=True, text=True,\n"
         "                       timeout=float(sys.argv[1]), preexec_fn=cap)\n"

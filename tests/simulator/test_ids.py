@@ -6,7 +6,7 @@ import base64
 import random
 import re
 
-from simulator import ids
+from fakemeta.simulator import ids
 
 
 def test_wamid_is_base64_of_a_record_holding_the_sender() -> None:

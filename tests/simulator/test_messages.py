@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from simulator import encoding, envelopes, messages
-from simulator._message_examples import message_examples
-from simulator.envelopes import Account, Customer
+from fakemeta.simulator import encoding, envelopes, messages
+from fakemeta.simulator._message_examples import message_examples
+from fakemeta.simulator.envelopes import Account, Customer
 
 AT = "1767225600"
 WAMID = "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="

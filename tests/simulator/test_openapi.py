@@ -4,7 +4,7 @@ Meta publishes `WebhookPayload` in its business-messaging OpenAPI spec (v23.0,
 kept under shared/reference/meta-openapi/). The spec is older and narrower
 than what Meta sends today, so two kinds of adjustment are made, each named:
 
-1. Repairs of the spec's own reference bugs (`simulator._drift_spec.SPEC_REF_REPAIRS`,
+1. Repairs of the spec's own reference bugs (`fakemeta.simulator._drift_spec.SPEC_REF_REPAIRS`,
    shared with the drift check): when the
    webhook schemas were merged into the spec, their names collided with the
    send-message schemas and got suffixes (`TextMessage_2`, ...), but the
@@ -27,14 +27,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator import envelopes, messages
-from simulator._drift_spec import repaired_components
-from simulator._message_examples import message_examples
-from simulator.envelopes import Account, Customer
-from simulator.strategies._ids import accounts, bsuids, wa_ids
-from simulator.strategies._messages import MESSAGE_STRATEGIES
-from simulator.strategies._text import person_names
-from simulator.types import Message
+from fakemeta.simulator import envelopes, messages
+from fakemeta.simulator._drift_spec import repaired_components
+from fakemeta.simulator._message_examples import message_examples
+from fakemeta.simulator.envelopes import Account, Customer
+from fakemeta.simulator.strategies._ids import accounts, bsuids, wa_ids
+from fakemeta.simulator.strategies._messages import MESSAGE_STRATEGIES
+from fakemeta.simulator.strategies._text import person_names
+from fakemeta.simulator.types import Message
 
 yaml = pytest.importorskip("yaml")
 openapi_schema_validator = pytest.importorskip("openapi_schema_validator")

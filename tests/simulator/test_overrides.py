@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.cli._overrides import apply_overrides
-from simulator.errors import BadOverride
+from fakemeta.simulator.cli._overrides import apply_overrides
+from fakemeta.simulator.errors import BadOverride
 
 PAYLOAD = {
     "object": "whatsapp_business_account",

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from simulator import catalog, eras
-from simulator.drift import derandomized_examples, sampled_payloads
-from simulator.strategies import field_payloads
-from simulator.types import Payload
+from fakemeta.simulator import catalog, eras
+from fakemeta.simulator.drift import derandomized_examples, sampled_payloads
+from fakemeta.simulator.strategies import field_payloads
+from fakemeta.simulator.types import Payload
 
 pywa_parse = pytest.importorskip(
     "pywa_parse", reason="pywa is not installed: pip install -e '.[test]'"

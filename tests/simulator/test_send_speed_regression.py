@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from cli_helpers import Cli
 
-from simulator import catalog, eras, ids
-from simulator.catalog import Context
-from simulator.cli import _send as send_module
-from simulator.cli._send import _SAMPLES, _Builder, _customer, _parse_wamid
-from simulator.envelopes import Account
-from simulator.targets import HttpTarget
+from fakemeta.simulator import catalog, eras, ids
+from fakemeta.simulator.catalog import Context
+from fakemeta.simulator.cli import _send as send_module
+from fakemeta.simulator.cli._send import _SAMPLES, _Builder, _customer, _parse_wamid
+from fakemeta.simulator.envelopes import Account
+from fakemeta.simulator.targets import HttpTarget
 
 
 def _leaves(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:

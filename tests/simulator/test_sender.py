@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from simulator.clock import CompressedClock, ManualClock, RealClock
-from simulator.delivery import Delivery
-from simulator.envelopes import Account, Customer, message_payload
-from simulator.errors import ReceiverUnreachable, SourceAddressError
-from simulator.sender import (
+from fakemeta.simulator.clock import CompressedClock, ManualClock, RealClock
+from fakemeta.simulator.delivery import Delivery
+from fakemeta.simulator.envelopes import Account, Customer, message_payload
+from fakemeta.simulator.errors import ReceiverUnreachable, SourceAddressError
+from fakemeta.simulator.sender import (
     DEFAULT_SCHEDULE,
     NO_RETRIES,
     Attempt,
@@ -20,8 +20,8 @@ from simulator.sender import (
     Sender,
     deliveries_of,
 )
-from simulator.targets import HttpTarget, WsgiTarget
-from simulator.types import Payload
+from fakemeta.simulator.targets import HttpTarget, WsgiTarget
+from fakemeta.simulator.types import Payload
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -26,13 +26,18 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from simulator.cli import main
-from simulator.eras import CURRENT, ERAS, Era
-from simulator.errors import UsageError
-from simulator.graph.dispatch import Dispatcher
-from simulator.graph.inprocess import InProcessGraph
-from simulator.graph.server import FakeMeta, Running, start
-from simulator.graph.state import DEFAULT_PHONE_NUMBER, GraphSettings, GraphState, user_id_of
+from fakemeta.simulator.cli import main
+from fakemeta.simulator.eras import CURRENT, ERAS, Era
+from fakemeta.simulator.errors import UsageError
+from fakemeta.simulator.graph.dispatch import Dispatcher
+from fakemeta.simulator.graph.inprocess import InProcessGraph
+from fakemeta.simulator.graph.server import FakeMeta, Running, start
+from fakemeta.simulator.graph.state import (
+    DEFAULT_PHONE_NUMBER,
+    GraphSettings,
+    GraphState,
+    user_id_of,
+)
 
 if TYPE_CHECKING:
     from conftest import LoopbackReceiver, LoopbackRequest
@@ -350,7 +355,7 @@ def test_serve_era_2025_prints_the_era_and_builds_phone_number_webhooks() -> Non
     for name in ("META_WEBHOOK_VERIFY_TOKEN", "META_CLIENT_SECRET", "WHATSAPP_ACCESS_TOKEN"):
         env.pop(name, None)
     process = subprocess.Popen(
-        [sys.executable, "-c", "from simulator.cli import main; main()", "serve",
+        [sys.executable, "-c", "from fakemeta.simulator.cli import main; main()", "serve",
          "--port", str(port), "--era", "2025"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip

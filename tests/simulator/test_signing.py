@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.signing import sign, sign_sha1, verify_signature
+from fakemeta.simulator.signing import sign, sign_sha1, verify_signature
 
 SECRET = "app-secret"
 BODY = b'{"object":"whatsapp_business_account","entry":[]}'

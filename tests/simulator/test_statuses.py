@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from simulator import encoding, statuses
-from simulator.envelopes import Account, Customer
-from simulator.meta_errors import META_ERRORS, meta_error
+from fakemeta.simulator import encoding, statuses
+from fakemeta.simulator.envelopes import Account, Customer
+from fakemeta.simulator.meta_errors import META_ERRORS, meta_error
 
 ACCOUNT = Account("102290129340398", "106540352242922", "15550783881")
 USER = Customer("16505551234", "Sheena Nelson")

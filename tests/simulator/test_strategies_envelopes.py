@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator import strategies
-from simulator.encoding import decode, encode
-from simulator.envelopes import Account
-from simulator.signing import sign, verify_signature
+from fakemeta.simulator import strategies
+from fakemeta.simulator.encoding import decode, encode
+from fakemeta.simulator.envelopes import Account
+from fakemeta.simulator.signing import sign, verify_signature
 
 ACCOUNT = Account("102290129340398", "106540352242922", "15550783881")
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator import encoding, messages
-from simulator.envelopes import Customer
-from simulator.strategies._messages import MESSAGE_STRATEGIES, inbound_messages
-from simulator.types import Message
+from fakemeta.simulator import encoding, messages
+from fakemeta.simulator.envelopes import Customer
+from fakemeta.simulator.strategies._messages import MESSAGE_STRATEGIES, inbound_messages
+from fakemeta.simulator.types import Message
 
 SENDERS = [
     Customer("16505551234", "Sheena Nelson"),

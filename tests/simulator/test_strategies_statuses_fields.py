@@ -5,11 +5,15 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from simulator import encoding, fields, statuses
-from simulator.envelopes import Customer
-from simulator.strategies._fields import account_updates, field_values, template_status_updates
-from simulator.strategies._statuses import error_values, status_sequences
-from simulator.strategies._statuses import statuses as status_objects
+from fakemeta.simulator import encoding, fields, statuses
+from fakemeta.simulator.envelopes import Customer
+from fakemeta.simulator.strategies._fields import (
+    account_updates,
+    field_values,
+    template_status_updates,
+)
+from fakemeta.simulator.strategies._statuses import error_values, status_sequences
+from fakemeta.simulator.strategies._statuses import statuses as status_objects
 
 FEW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 RANK = {"sent": 0, "delivered": 1, "read": 2, "played": 3, "failed": 1}

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from simulator.delivery import Delivery
-from simulator.errors import (
+from fakemeta.simulator.delivery import Delivery
+from fakemeta.simulator.errors import (
     InvalidTargetError,
     ReceiverCrashed,
     ReceiverProtocolError,
@@ -24,7 +24,7 @@ from simulator.errors import (
     TransportError,
     UsageError,
 )
-from simulator.targets import AsgiTarget, HttpTarget, WsgiTarget, target_for
+from fakemeta.simulator.targets import AsgiTarget, HttpTarget, WsgiTarget, target_for
 
 if TYPE_CHECKING:
     from conftest import LoopbackReceiver

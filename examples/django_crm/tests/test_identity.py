@@ -12,8 +12,8 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from simulator import envelopes, messages
-from simulator.envelopes import Customer
+from fakemeta.simulator import envelopes, messages
+from fakemeta.simulator.envelopes import Customer
 
 from conftest import probe_clients, probe_clients_by_user_id, probe_messages
 from crm.models import Client

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from flask import Flask, Response, request
 
-from simulator.signing import verify_signature
+from fakemeta.simulator.signing import verify_signature
 
 SECRET = "bot-app-secret"
 VERIFY_TOKEN = "bot-verify-token"

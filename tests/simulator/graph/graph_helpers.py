@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from simulator.clock import OffsetClock
-from simulator.graph.api import GraphResponse, handle
-from simulator.graph.state import (
+from fakemeta.simulator.clock import OffsetClock
+from fakemeta.simulator.graph.api import GraphResponse, handle
+from fakemeta.simulator.graph.state import (
     DEFAULT_ACCESS_TOKEN,
     DEFAULT_PHONE_NUMBER,
     GraphSettings,

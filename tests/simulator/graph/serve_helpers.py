@@ -3,7 +3,7 @@ and a bounded wait.
 
 `BotReceiver` answers the verification handshake like a correct receiver
 (200 with the challenge when the token matches, else 403), verifies every
-POST's signature with `simulator.signing.verify_signature` and records it
+POST's signature with `fakemeta.simulator.signing.verify_signature` and records it
 exactly as it arrived; `statuses` queues the answers to the next POSTs.
 """
 
@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from simulator.signing import SIGNATURE_HEADER, verify_signature
+from fakemeta.simulator.signing import SIGNATURE_HEADER, verify_signature
 
 APP_SECRET = "serve-test-app-secret"
 VERIFY_TOKEN = "serve-test-verify-token"

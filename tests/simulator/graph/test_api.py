@@ -12,7 +12,7 @@ from graph_helpers import PNID, USER, call, error_of, make_state, send, template
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.graph.api import handle
+from fakemeta.simulator.graph.api import handle
 
 UNSUPPORTED = (
     "Unsupported {method} request. Object with ID '{id}' does not exist, cannot be loaded due "

@@ -11,12 +11,12 @@ import httpx
 import pytest
 from serve_helpers import ACCESS_TOKEN, APP_SECRET, VERIFY_TOKEN, BotReceiver, wait_for
 
-from simulator import targets
-from simulator.graph.deliveries import RESPONSE_KEPT, DeliveryRecord
-from simulator.graph.dispatch import Dispatcher
-from simulator.graph.server import FakeMeta, Running, start
-from simulator.graph.state import DEFAULT_PHONE_NUMBER, GraphSettings, GraphState
-from simulator.graph.webhooks import Job
+from fakemeta.simulator import targets
+from fakemeta.simulator.graph.deliveries import RESPONSE_KEPT, DeliveryRecord
+from fakemeta.simulator.graph.dispatch import Dispatcher
+from fakemeta.simulator.graph.server import FakeMeta, Running, start
+from fakemeta.simulator.graph.state import DEFAULT_PHONE_NUMBER, GraphSettings, GraphState
+from fakemeta.simulator.graph.webhooks import Job
 
 pytestmark = pytest.mark.timeout(60)
 

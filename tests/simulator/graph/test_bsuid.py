@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from graph_helpers import PNID, USER, error_of, make_state, send, template, text
 
-from simulator.eras import ERAS
-from simulator.graph.state import GraphState, user_id_of
+from fakemeta.simulator.eras import ERAS
+from fakemeta.simulator.graph.state import GraphState, user_id_of
 
 BSUID = user_id_of(USER)  # the id fakemeta gives USER, as their webhooks carry it
 PHONELESS = "BR.98765432109876543210"  # a user who shares no number

@@ -15,11 +15,11 @@ import pytest
 from click.testing import CliRunner
 from serve_helpers import APP_SECRET, VERIFY_TOKEN, BotReceiver, wait_for
 
-from simulator.cli import cli
+from fakemeta.simulator.cli import cli
 
 pytestmark = pytest.mark.timeout(60)
 
-COMMAND = [sys.executable, "-c", "from simulator.cli import main; main()", "serve"]
+COMMAND = [sys.executable, "-c", "from fakemeta.simulator.cli import main; main()", "serve"]
 
 
 def free_port() -> int:

@@ -31,9 +31,14 @@ import pytest
 from flask import Flask, request
 from werkzeug.serving import make_server
 
-from simulator.graph.dispatch import Dispatcher
-from simulator.graph.server import CONSOLE, FakeMeta, Running, start
-from simulator.graph.state import DEFAULT_PHONE_NUMBER, GraphSettings, GraphState, user_id_of
+from fakemeta.simulator.graph.dispatch import Dispatcher
+from fakemeta.simulator.graph.server import CONSOLE, FakeMeta, Running, start
+from fakemeta.simulator.graph.state import (
+    DEFAULT_PHONE_NUMBER,
+    GraphSettings,
+    GraphState,
+    user_id_of,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page, Playwright

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 import pytest
 from serve_helpers import APP_SECRET, VERIFY_TOKEN, BotReceiver, wait_for
 
-from simulator import envelopes, messages, statuses
-from simulator.encoding import encode
-from simulator.graph.dispatch import WAITING, Dispatcher
-from simulator.graph.records import OutboundMessage
-from simulator.graph.state import DEFAULT_PHONE_NUMBER, GraphState
-from simulator.sender import RetrySchedule
-from simulator.types import Payload
+from fakemeta.simulator import envelopes, messages, statuses
+from fakemeta.simulator.encoding import encode
+from fakemeta.simulator.graph.dispatch import WAITING, Dispatcher
+from fakemeta.simulator.graph.records import OutboundMessage
+from fakemeta.simulator.graph.state import DEFAULT_PHONE_NUMBER, GraphState
+from fakemeta.simulator.sender import RetrySchedule
+from fakemeta.simulator.types import Payload
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from serve_helpers import ACCESS_TOKEN, APP_SECRET
 
-from simulator.graph.dispatch import Dispatcher
-from simulator.graph.server import CONSOLE, FakeMeta, Running, start
-from simulator.graph.state import DEFAULT_PHONE_NUMBER, GraphSettings, GraphState
+from fakemeta.simulator.graph.dispatch import Dispatcher
+from fakemeta.simulator.graph.server import CONSOLE, FakeMeta, Running, start
+from fakemeta.simulator.graph.state import DEFAULT_PHONE_NUMBER, GraphSettings, GraphState
 
 pytestmark = pytest.mark.timeout(30)
 

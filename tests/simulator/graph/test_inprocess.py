@@ -6,7 +6,7 @@ import httpx
 import pytest
 from bot_app import PHONE_NUMBER_ID, SECRET, TOKEN, VERIFY_TOKEN, make_bot
 
-from simulator.graph.inprocess import InProcessGraph, SubscriptionFailed, WebhookRefused
+from fakemeta.simulator.graph.inprocess import InProcessGraph, SubscriptionFailed, WebhookRefused
 
 
 def _graph(app: object) -> InProcessGraph:

@@ -7,8 +7,8 @@ from typing import Any
 
 from graph_helpers import PHONE, PNID, START, USER, make_state, send, template, text
 
-from simulator.eras import ERAS
-from simulator.graph.state import GraphState
+from fakemeta.simulator.eras import ERAS
+from fakemeta.simulator.graph.state import GraphState
 
 HOUR = 60 * 60
 #: The era whose statuses carry `conversation` (v23.0); 2026's omit it.

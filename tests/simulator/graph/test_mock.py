@@ -11,8 +11,8 @@ import pytest
 import respx
 from graph_helpers import PNID, TOKEN, USER, FrozenClock
 
-from simulator.graph.mock import GraphMock
-from simulator.graph.state import GraphSettings, GraphState
+from fakemeta.simulator.graph.mock import GraphMock
+from fakemeta.simulator.graph.state import GraphSettings, GraphState
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 HELLO = {"messaging_product": "whatsapp", "to": USER, "type": "text", "text": {"body": "hi"}}
@@ -129,7 +129,7 @@ def test_without_respx_the_import_error_names_the_extra() -> None:
     script = (
         "import sys; sys.modules['respx'] = None\n"
         "try:\n"
-        "    import simulator.graph.mock\n"
+        "    import fakemeta.simulator.graph.mock\n"
         "except ImportError as error:\n"
         "    print(error)\n"
     )

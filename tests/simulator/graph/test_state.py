@@ -8,9 +8,9 @@ import threading
 import pytest
 from graph_helpers import PHONE, PNID, START, USER, FrozenClock, make_state
 
-from simulator.graph.records import OutboundMessage
-from simulator.graph.state import GraphSettings, GraphState, PhoneNumber
-from simulator.graph.webhooks import WebhookQueue
+from fakemeta.simulator.graph.records import OutboundMessage
+from fakemeta.simulator.graph.state import GraphSettings, GraphState, PhoneNumber
+from fakemeta.simulator.graph.webhooks import WebhookQueue
 
 HOUR = 60 * 60
 

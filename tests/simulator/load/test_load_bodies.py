@@ -1,11 +1,12 @@
-"""`simulator.load.bodies`: what the fast path sends is what the builders make.
+"""`fakemeta.simulator.load.bodies`: what the fast path sends is what the builders make.
 
 For a sample of bodies of every kind, in both eras, one update and several
 per POST, the test makes the same payload with the public builders
-(`simulator.messages`, `simulator.statuses`, `simulator.envelopes`) from the
-ids and times the factory drew, encodes it with `simulator.encoding.encode`
-and compares the bytes; the signatures are compared with
-`simulator.signing`, the request's headers with `Delivery.signed`.
+(`fakemeta.simulator.messages`, `fakemeta.simulator.statuses`,
+`fakemeta.simulator.envelopes`) from the ids and times the factory drew,
+encodes it with `fakemeta.simulator.encoding.encode` and compares the bytes;
+the signatures are compared with `fakemeta.simulator.signing`, the request's
+headers with `Delivery.signed`.
 """
 
 from __future__ import annotations
@@ -18,17 +19,17 @@ from typing import Any
 
 import pytest
 
-from simulator import eras
-from simulator import messages as m
-from simulator import statuses as s
-from simulator.delivery import Delivery
-from simulator.encoding import encode
-from simulator.envelopes import Account, Customer, batch, message_payload, status_payload
-from simulator.eras import Era
-from simulator.load._http import Endpoint
-from simulator.load.bodies import BodyFactory, BodySpec, Update
-from simulator.load.mix import MESSAGE_KINDS, STATUS_KINDS, parse_mix
-from simulator.signing import sign, sign_sha1
+from fakemeta.simulator import eras
+from fakemeta.simulator import messages as m
+from fakemeta.simulator import statuses as s
+from fakemeta.simulator.delivery import Delivery
+from fakemeta.simulator.encoding import encode
+from fakemeta.simulator.envelopes import Account, Customer, batch, message_payload, status_payload
+from fakemeta.simulator.eras import Era
+from fakemeta.simulator.load._http import Endpoint
+from fakemeta.simulator.load.bodies import BodyFactory, BodySpec, Update
+from fakemeta.simulator.load.mix import MESSAGE_KINDS, STATUS_KINDS, parse_mix
+from fakemeta.simulator.signing import sign, sign_sha1
 
 SECRET = "load-test-secret"
 ACCOUNT = Account("102290129340398", "106540352242922", "15550783881")
@@ -227,7 +228,7 @@ def test_the_engines_batch_path_makes_the_same_requests(
 ) -> None:
     """`requests()` (the engine's way) and `make()` + `Endpoint.request` agree
     byte for byte on the same random stream, at the same second."""
-    import simulator.load.bodies as bodies
+    import fakemeta.simulator.load.bodies as bodies
 
     monkeypatch.setattr(bodies, "_time", lambda: 1_767_225_600.5)
     endpoint = Endpoint("http://127.0.0.1:8000/webhook")

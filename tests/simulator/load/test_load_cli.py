@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from cli_helpers import Cli, run
 
-from simulator.delivery import Delivery
+from fakemeta.simulator.delivery import Delivery
 
 
 def test_a_run_sends_unique_bodies_signed_as_meta_signs(
@@ -223,9 +223,9 @@ def test_requests_and_duration_end_at_whichever_comes_first(
 def test_the_progress_line_redraws_on_a_terminal_and_prints_plainly_when_piped() -> None:
     import io
 
-    from simulator.cli._load import _Shown
-    from simulator.load.runner import Progress
-    from simulator.load.stats import Counters, Latencies
+    from fakemeta.simulator.cli._load import _Shown
+    from fakemeta.simulator.load.runner import Progress
+    from fakemeta.simulator.load.stats import Counters, Latencies
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

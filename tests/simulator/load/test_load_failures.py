@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-COMMAND = [sys.executable, "-c", "from simulator.cli import main; main()", "load"]
+COMMAND = [sys.executable, "-c", "from fakemeta.simulator.cli import main; main()", "load"]
 
 
 def load(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

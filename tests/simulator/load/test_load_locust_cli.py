@@ -35,7 +35,7 @@ from test_locust import (
     receiver,
 )
 
-from reference_receiver.serve import Running
+from fakemeta.reference_receiver.serve import Running
 
 __all__ = ["pytestmark", "receiver"]  # fixtures and the marker, used by pytest
 
@@ -122,7 +122,7 @@ def test_ctrl_c_stops_locust_and_reports_what_was_sent(
     report = tmp_path / "report.json"
     out_log, err_log = tmp_path / "out.log", tmp_path / "err.log"
     command = [
-        sys.executable, "-c", "from simulator.cli import main; main()", "load",
+        sys.executable, "-c", "from fakemeta.simulator.cli import main; main()", "load",
         loopback_receiver.url, "--app-secret", loopback_secret, "--locust",
         "--locust-workers", "2", "--connections", "4", "--rate", "40", "--duration", "60",
         "--report-json", str(report),
@@ -200,7 +200,7 @@ def test_without_locust_installed_the_line_says_how_to_install_it(
 def test_the_settings_the_command_passes_on_are_checked_by_locust_too(
     tmp_path: Path, option: str, says: str
 ) -> None:
-    command = [sys.executable, "-m", "simulator.load.locustfile", "--headless", "-t", "1s"]
+    command = [sys.executable, "-m", "fakemeta.simulator.load.locustfile", "--headless", "-t", "1s"]
     result = subprocess.run(
         [*command, "--host", "http://127.0.0.1:9/", "--fakemeta-app-secret", "s", option, "0"],
         env=_environment(tmp_path),

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from simulator.errors import BadInput
-from simulator.load._http import ProtocolViolation, ResponseReader
-from simulator.load.mix import parse_mix
-from simulator.load.report import Summary, parse_seconds, parse_threshold
+from fakemeta.simulator.errors import BadInput
+from fakemeta.simulator.load._http import ProtocolViolation, ResponseReader
+from fakemeta.simulator.load.mix import parse_mix
+from fakemeta.simulator.load.report import Summary, parse_seconds, parse_threshold
 
 # --- the mix ------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from simulator.load.probe import count_stored
+from fakemeta.simulator.load.probe import count_stored
 
 IDS = [f"wamid.{n:04d}" for n in range(30)]
 

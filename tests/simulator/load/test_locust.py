@@ -1,4 +1,4 @@
-"""`simulator.load.locust` under Locust itself: a master and two workers on
+"""`fakemeta.simulator.load.locust` under Locust itself: a master and two workers on
 loopback against the reference receiver, counted at the receiver.
 
 Locust runs in subprocesses only: importing it monkey-patches the standard
@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reference_receiver.serve import Running, start_background
+from fakemeta.reference_receiver.serve import Running, start_background
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("locust") is None,
@@ -48,7 +48,7 @@ from pathlib import Path
 
 from locust import constant_pacing
 
-from simulator.load.locust import WhatsAppWebhookUser
+from fakemeta.simulator.load.locust import WhatsAppWebhookUser
 
 
 class Recorded(WhatsAppWebhookUser):
@@ -184,7 +184,7 @@ def test_the_ready_locustfile_runs_against_the_reference_receiver(
     env = _environment(tmp_path)
     env["META_CLIENT_SECRET"] = receiver.app_secret
     command = [
-        sys.executable, "-m", "simulator.load.locustfile", "--headless", "--users", "2",
+        sys.executable, "-m", "fakemeta.simulator.load.locustfile", "--headless", "--users", "2",
         "--spawn-rate", "2", "--run-time", "2s", "--stop-timeout", "5",
         "--host", receiver.url, "--json-file", str(stats),
         "--fakemeta-phone-number-id", PHONE_NUMBER_ID,
@@ -198,7 +198,7 @@ def test_the_ready_locustfile_runs_against_the_reference_receiver(
 
 
 def test_a_missing_app_secret_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "simulator.load.locustfile", "--headless", "-t", "1s"]
+    command = [sys.executable, "-m", "fakemeta.simulator.load.locustfile", "--headless", "-t", "1s"]
     result = subprocess.run(
         [*command, "--host", "http://127.0.0.1:9/"],
         env=_environment(tmp_path),
@@ -216,8 +216,8 @@ SETTINGS_SCRIPT = """
 import argparse
 import json
 
-from simulator.errors import UsageError
-from simulator.load.locust import WhatsAppWebhookUser, settings_for
+from fakemeta.simulator.errors import UsageError
+from fakemeta.simulator.load.locust import WhatsAppWebhookUser, settings_for
 
 
 class Mine(WhatsAppWebhookUser):
