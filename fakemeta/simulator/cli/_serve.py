@@ -16,6 +16,7 @@ from fakemeta.simulator.graph.dispatch import Dispatcher
 from fakemeta.simulator.graph.state import (
     DEFAULT_MAX_MEDIA_BYTES,
     DEFAULT_MAX_MESSAGES,
+    DEFAULT_MAX_PENDING_WEBHOOKS,
     DEFAULT_PHONE_NUMBER,
     GraphSettings,
     GraphState,
@@ -179,6 +180,14 @@ def _seconds(text: str) -> float | None:
     help="Messages kept (both directions); the oldest go first.",
 )
 @click.option(
+    "--max-pending-webhooks",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_PENDING_WEBHOOKS,
+    show_default=True,
+    help="Webhooks waiting to be delivered; past it the oldest is dropped, as Meta drops"
+    " one whose retries ran out.",
+)
+@click.option(
     "--max-deliveries",
     type=click.IntRange(min=1),
     default=2000,
@@ -208,6 +217,7 @@ def serve_command(
     max_body_bytes: int,
     max_media_bytes: int,
     max_messages: int,
+    max_pending_webhooks: int,
     max_deliveries: int,
     era: Era,
     verbose: bool,
@@ -250,6 +260,7 @@ def serve_command(
             era=era,
             max_media_bytes=max_media_bytes,
             max_messages=max_messages,
+            max_pending_webhooks=max_pending_webhooks,
         )
     except ValueError as exc:
         _fail(str(exc))

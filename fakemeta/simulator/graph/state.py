@@ -89,7 +89,7 @@ from fakemeta.simulator.envelopes import Account, Customer
 from fakemeta.simulator.eras import Era
 from fakemeta.simulator.graph.records import InboundMessage, Media, OutboundMessage
 from fakemeta.simulator.graph.validation import BSUID
-from fakemeta.simulator.graph.webhooks import WebhookQueue
+from fakemeta.simulator.graph.webhooks import Job, WebhookQueue
 
 __all__ = [
     "DEFAULT_ACCESS_TOKEN",
@@ -105,6 +105,8 @@ log = logging.getLogger("fakemeta.serve")
 DEFAULT_ACCESS_TOKEN = "fakemeta-access-token"  # noqa: S105 (a public test default)
 DEFAULT_MAX_MEDIA_BYTES = 256 * 1024 * 1024
 DEFAULT_MAX_MESSAGES = 10_000
+#: Webhooks waiting to be delivered (retries included), oldest dropped past it.
+DEFAULT_MAX_PENDING_WEBHOOKS = 10_000
 _TEMPLATE_CATEGORIES = ("marketing", "utility", "authentication")
 
 
@@ -163,9 +165,13 @@ class GraphSettings:
     max_media_bytes: int = DEFAULT_MAX_MEDIA_BYTES
     #: Messages kept, both directions (oldest evicted first).
     max_messages: int = DEFAULT_MAX_MESSAGES
+    #: Webhooks waiting to be delivered (oldest dropped first, as Meta drops
+    #: one whose retries ran out): an unverified or slow receiver must not
+    #: grow the server without end.
+    max_pending_webhooks: int = DEFAULT_MAX_PENDING_WEBHOOKS
 
     def __post_init__(self) -> None:
-        for bound in ("max_media_bytes", "max_messages"):
+        for bound in ("max_media_bytes", "max_messages", "max_pending_webhooks"):
             value = getattr(self, bound)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"Expected {bound} >= 1 but got {bound}={value!r}")
@@ -227,9 +233,12 @@ class GraphState:
             clock if clock is not None else webhooks.clock if webhooks else OffsetClock()
         )
         self.webhooks = webhooks if webhooks is not None else WebhookQueue(self.clock)
+        if self.webhooks.limit is None:
+            self.webhooks.limit = self.settings.max_pending_webhooks
+            self.webhooks.on_drop = self._dropped_webhook
         self.lock = threading.RLock()
         self._url_secret = secrets.token_bytes(16)
-        self._evicted = {"messages": 0, "media": 0, "media_bytes": 0}
+        self._evicted = {"messages": 0, "media": 0, "media_bytes": 0, "webhooks": 0}
         self._clear()
 
     def _clear(self) -> None:
@@ -448,6 +457,12 @@ class GraphState:
         if kind == "media":
             self._evicted["media_bytes"] += size
 
+    def _dropped_webhook(self, job: Job) -> None:
+        with self.lock:
+            self._evict(
+                "webhooks", 1, f"--max-pending-webhooks {self.settings.max_pending_webhooks}"
+            )
+
     def evicted(self) -> dict[str, int]:
         """How many messages and media (and media bytes) the bounds have evicted."""
         with self.lock:
@@ -462,6 +477,8 @@ class GraphState:
                 "max_media_bytes": self.settings.max_media_bytes,
                 "media_bytes": self._media_bytes,
                 "media": len(self._media),
+                "max_pending_webhooks": self.settings.max_pending_webhooks,
+                "pending_webhooks": self.webhooks.waiting(),
             }
 
     def billing_conversation(

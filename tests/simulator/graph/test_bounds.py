@@ -26,6 +26,7 @@ KB = 1024
 MAX_MEDIA = 1000 * KB
 MAX_MESSAGES = 20
 MAX_DELIVERIES = 5
+MAX_PENDING = 15
 
 
 @pytest.fixture
@@ -34,6 +35,7 @@ def running() -> Iterator[Running]:
         access_tokens=frozenset({ACCESS_TOKEN}),
         max_media_bytes=MAX_MEDIA,
         max_messages=MAX_MESSAGES,
+        max_pending_webhooks=MAX_PENDING,
         sent_after=0.0,
         delivered_after=None,
         read_after=None,
@@ -82,7 +84,8 @@ def test_many_uploads_stay_within_the_media_bound(
     assert limits["media_bytes"] <= MAX_MEDIA  # type: ignore[operator]
     assert limits["media"] == 3
     assert limits["evicted"] == {  # type: ignore[comparison-overlap]
-        "messages": 0, "media": 7, "media_bytes": 7 * 300 * KB, "deliveries": 0, "events": 0,
+        "messages": 0, "media": 7, "media_bytes": 7 * 300 * KB, "webhooks": 0, "deliveries": 0,
+        "events": 0,
     }  # fmt: skip
     assert client.get(f"/v23.0/{ids[1]}", headers=BEARER).status_code == 400  # evicted
     for kept in ids[-3:]:
@@ -155,3 +158,23 @@ def test_a_receivers_long_answer_is_not_kept_whole() -> None:
         next_retry_at=None,
     )  # fmt: skip
     assert len(record.response_body) == RESPONSE_KEPT
+
+
+def test_webhooks_waiting_for_an_unverified_receiver_are_bounded(
+    client: httpx.Client, running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No subscription is verified: every inbound message waits as a webhook.
+    caplog.set_level(logging.WARNING, logger="fakemeta.serve")
+    for n in range(MAX_PENDING + 7):
+        inbound = {"from": "15551234567", "type": "text", "text": f"w{n}"}
+        answer = client.post("/_fakemeta/inbound", json=inbound)
+        assert answer.status_code == 202, answer.text
+    limits = _limits(client)
+    assert limits["pending_webhooks"] == MAX_PENDING
+    assert limits["max_pending_webhooks"] == MAX_PENDING
+    assert limits["evicted"]["webhooks"] == 7  # type: ignore[index]
+    pending = running.app.state.webhooks.pending()
+    texts = [job.payload["entry"][0]["changes"][0]["value"]["messages"][0]["text"]["body"]
+             for job in pending]  # fmt: skip
+    assert sorted(texts, key=lambda t: int(t[1:])) == [f"w{n}" for n in range(7, 22)]
+    assert any("--max-pending-webhooks 15" in r.getMessage() for r in caplog.records)

@@ -308,3 +308,29 @@ def test_reset_forgets_everything_and_empties_the_queue():
     assert state.sent_messages() == []
     assert state.webhooks.pending() == []
     assert not state.window_open(PNID, USER)
+
+
+def test_the_webhook_queue_drops_the_oldest_past_its_limit() -> None:
+    dropped: list[int] = []
+    queue = WebhookQueue(FrozenClock(), limit=3, on_drop=lambda job: dropped.append(job.id))
+    jobs = [queue.schedule("inbound", {"n": n}, label=f"j{n}") for n in range(5)]
+    assert [job.id for job in queue.pending()] == [j.id for j in jobs[2:]]
+    assert dropped == [jobs[0].id, jobs[1].id]
+    assert queue.waiting() == 3
+    due = queue.pop_due()  # all are due now; a dropped one never comes out
+    assert [job.id for job in due] == [j.id for j in jobs[2:]]
+    assert queue.waiting() == 0
+    queue.put(due[0])  # a retry goes back in and counts again
+    assert queue.waiting() == 1
+    assert queue.pop_due() == [due[0]]
+
+
+def test_the_webhook_queue_keeps_no_stale_entries_in_a_long_run() -> None:
+    queue = WebhookQueue(FrozenClock(), limit=10)
+    for n in range(5000):
+        queue.schedule("status", {"n": n}, label="s")
+        if n % 3 == 0:
+            queue.pop_due()
+    assert queue.waiting() <= 10
+    assert len(queue._heap) < 200
+    assert len(queue._age) < 200
