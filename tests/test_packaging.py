@@ -63,6 +63,25 @@ def test_wheel_has_packages_migrations_and_markers(wheel: zipfile.ZipFile) -> No
     assert "fakemeta = fakemeta.contract_tests.plugin" in text
 
 
+def test_wheel_requires_the_receivers_stack_only_for_its_extra(wheel: zipfile.ZipFile) -> None:
+    (metadata_name,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
+    requires = [
+        line.removeprefix("Requires-Dist: ")
+        for line in wheel.read(metadata_name).decode().splitlines()
+        if line.startswith("Requires-Dist: ")
+    ]
+    assert "Provides-Extra: receiver" in wheel.read(metadata_name).decode().splitlines()
+    for name in ("flask", "sqlalchemy", "flask-limiter", "alembic", "msgspec", "cryptography"):
+        found = [r for r in requires if r.lower().startswith(name + ">")]
+        assert found, name
+        # Hatchling flattens `fakemeta[receiver]` into each extra that names it.
+        assert all("extra ==" in r for r in found), found
+        assert any(r.endswith("extra == 'receiver'") for r in found), found
+    unmarked = {r.split(">", 1)[0].split(";", 1)[0] for r in requires if "extra ==" not in r}
+    assert {"httpx", "werkzeug", "python-dotenv", "click"} <= unmarked
+    assert not unmarked & {"flask", "sqlalchemy", "respx", "locust"}
+
+
 def test_wheel_installs_one_top_level_package(wheel: zipfile.ZipFile) -> None:
     """No `simulator`, `contract_tests` or `reference_receiver` beside it."""
     tops = {n.split("/", 1)[0] for n in wheel.namelist()}

@@ -43,6 +43,7 @@ from fakemeta.contract_tests.reporting import (
 from fakemeta.contract_tests.runner import check_selection, reproduce_command, run
 from fakemeta.contract_tests.shrinking import DEFAULT_SHRINK_BUDGET
 from fakemeta.simulator import eras
+from fakemeta.simulator._extras import needs_builtin_receiver
 from fakemeta.simulator.eras import Era
 from fakemeta.simulator.errors import TlsError, UnknownEra
 from fakemeta.simulator.targets import target_for
@@ -72,7 +73,8 @@ def _receiver(given: _Receiver, rate_limit: RateLimit | None) -> Iterator[_Recei
     if not given.builtin:
         yield given
         return
-    from fakemeta.reference_receiver.serve import start_background
+    with needs_builtin_receiver():
+        from fakemeta.reference_receiver.serve import start_background
 
     config = {
         "rate_limit": str(rate_limit) if rate_limit else "off",

@@ -28,6 +28,7 @@ __all__ = [
     "BadOverride",
     "FixturesMissing",
     "InvalidTargetError",
+    "MissingExtra",
     "ReceiverCrashed",
     "ReceiverProtocolError",
     "ReceiverTimeout",
@@ -126,6 +127,16 @@ class FixturesMissing(UsageError):
     Cause: an installation without its `fixtures` data, or a checkout where
     they were never written. Fix: reinstall fakemeta, or in a checkout run
     `python -m fakemeta.simulator.fixtures` to write them.
+    """
+
+
+class MissingExtra(UsageError):
+    """A command or feature needs an optional dependency that is not installed.
+
+    Cause: fakemeta was installed without the extra that carries it (the
+    built-in reference receiver's Flask and SQLAlchemy are the `receiver`
+    extra). Fix: install the extra the message names, e.g.
+    `pip install 'fakemeta[receiver]'`, or give the URL of your own receiver.
     """
 
 

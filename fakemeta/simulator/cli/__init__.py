@@ -61,14 +61,15 @@ COMMANDS = {
         "The reference receiver: a WhatsApp webhook for a small CRM (Flask + SQLAlchemy).",
     ),
 }
-#: Commands from the other packages, mounted when they are installed.
-OPTIONAL_COMMANDS = ("receiver",)
+#: Commands whose dependencies are an extra: without it they are listed, and
+#: running one says in one line which extra to install.
+EXTRA_COMMANDS = {"receiver": "receiver"}
 
 
 @click.group(
     cls=LazyGroup,
     lazy_subcommands=COMMANDS,
-    optional=OPTIONAL_COMMANDS,
+    extras=EXTRA_COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 # The version is looked up when asked for: importing importlib.metadata at

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from fakemeta.simulator import eras
+from fakemeta.simulator._extras import needs_builtin_receiver
 from fakemeta.simulator.eras import Era
 from fakemeta.simulator.errors import UnknownEra
 
@@ -90,7 +91,8 @@ def receiver_at(
         yield Receiver(url, app_secret, verify_token, phone_number_id, builtin=False)
         return
     # The one place the simulator's commands reach into the reference receiver.
-    from fakemeta.reference_receiver.serve import start_background
+    with needs_builtin_receiver():
+        from fakemeta.reference_receiver.serve import start_background
 
     config = {"app_secret": app_secret, "verify_token": verify_token}
     if phone_number_id:

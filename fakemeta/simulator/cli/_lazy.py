@@ -13,12 +13,16 @@ listing once imported every command and took most of a second.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 import click
+
+from fakemeta.simulator._extras import needs_extra
+from fakemeta.simulator.errors import MissingExtra
 
 __all__ = ["LazyCommand", "LazyGroup"]
 
@@ -42,8 +46,10 @@ class LazyGroup(click.Group):
 
     The names in `optional` are commands from other packages: when their
     import fails they are left out, as if never mounted (no line in `--help`,
-    "No such command" when called). Any other failed import is a bug and
-    raises.
+    "No such command" when called). `extras` maps a command to the extra its
+    dependencies come from: without them the command is still listed, and
+    running it (with any arguments, `--help` too) says in one line which
+    extra to install. Any other failed import is a bug and raises.
     """
 
     def __init__(
@@ -51,6 +57,7 @@ class LazyGroup(click.Group):
         *args: Any,
         lazy_subcommands: Mapping[str, str | LazyCommand] | None = None,
         optional: Iterable[str] = (),
+        extras: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -59,13 +66,14 @@ class LazyGroup(click.Group):
             for name, entry in (lazy_subcommands or {}).items()
         }
         self.optional = frozenset(optional)
+        self.extras = dict(extras or {})
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy_subcommands})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy_subcommands:
-            return self._load(cmd_name)
+            return self._load(cmd_name, ctx.command_path)
         return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -88,11 +96,19 @@ class LazyGroup(click.Group):
         # exactly as it shortens the real command's help.
         return click.Command(name, help=entry.short_help)
 
-    def _load(self, name: str) -> click.Command | None:
-        path = self.lazy_subcommands[name].path
+    def _load(self, name: str, command_path: str) -> click.Command | None:
+        entry = self.lazy_subcommands[name]
+        path = entry.path
         module_name, _, attribute = path.partition(":")
+        extra = self.extras.get(name)
+        guard = (
+            needs_extra(extra, f"`{command_path} {name}`") if extra else contextlib.nullcontext()
+        )
         try:
-            command = getattr(importlib.import_module(module_name), attribute)
+            with guard:
+                command = getattr(importlib.import_module(module_name), attribute)
+        except MissingExtra as error:
+            return _unavailable(name, entry.short_help, error)
         except (ImportError, AttributeError):
             # As `from module import attribute` failing: the package is not there.
             if name in self.optional:
@@ -101,6 +117,22 @@ class LazyGroup(click.Group):
         if not isinstance(command, click.Command):
             raise TypeError(f"{path}: expected a click command, got {type(command).__name__}")
         return command
+
+
+def _unavailable(name: str, short_help: str, error: MissingExtra) -> click.Command:
+    """A stand-in for a command whose extra is not installed: listed with its
+    help, and whatever it is given, it raises `error` (one line, exit 2)."""
+
+    def fail() -> None:
+        raise error
+
+    return click.Command(
+        name,
+        help=short_help,
+        callback=fail,
+        add_help_option=False,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
 
 
 def _importable(path: str) -> bool:

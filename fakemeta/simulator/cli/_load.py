@@ -30,6 +30,7 @@ from typing import Any, TextIO
 import click
 
 from fakemeta.simulator import ids
+from fakemeta.simulator._extras import needs_builtin_receiver
 from fakemeta.simulator.cli._common import era_option
 from fakemeta.simulator.envelopes import Account
 from fakemeta.simulator.eras import Era
@@ -119,7 +120,8 @@ def _target(
             raise BadInput("no app secret: pass --app-secret or set META_CLIENT_SECRET")
         yield url, app_secret, phone_number_id, None
         return
-    from fakemeta.reference_receiver.serve import start_background
+    with needs_builtin_receiver():
+        from fakemeta.reference_receiver.serve import start_background
 
     config: dict[str, Any] = {"app_secret": app_secret, "rate_limit": "off"}
     if phone_number_id:
