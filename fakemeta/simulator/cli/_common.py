@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -70,6 +70,9 @@ class Receiver:
     verify_token: str | None
     phone_number_id: str | None
     builtin: bool
+    #: The built-in receiver's store, read in bulk in this process: message id ->
+    #: log entries (`fakemeta load --probe`); None for a receiver at a URL.
+    stored: Callable[[list[str]], Mapping[str, int]] | None = None
 
 
 def looks_like_url(text: str) -> bool:
@@ -83,10 +86,11 @@ def receiver_at(
     app_secret: str | None,
     verify_token: str | None,
     phone_number_id: str | None,
+    rate_limit: str | None = None,
 ) -> Iterator[Receiver]:
     """The receiver at `url`, or without one the built-in reference receiver,
-    started on a free loopback port with generated secrets for as long as the
-    block runs."""
+    started on a free loopback port with generated secrets (and `rate_limit`,
+    "off" say, instead of its default) for as long as the block runs."""
     if url is not None:
         yield Receiver(url, app_secret, verify_token, phone_number_id, builtin=False)
         return
@@ -97,10 +101,13 @@ def receiver_at(
     config = {"app_secret": app_secret, "verify_token": verify_token}
     if phone_number_id:
         config["phone_number_id"] = phone_number_id
+    if rate_limit is not None:
+        config["rate_limit"] = rate_limit
+    limited = "" if rate_limit is None else f", rate limit {rate_limit}"
     with start_background(config) as running:
         click.echo(
             f"started the reference receiver at {running.url} "
-            f"(phone number id {running.phone_number_id})",
+            f"(phone number id {running.phone_number_id}{limited})",
             err=True,
         )
         yield Receiver(
@@ -109,6 +116,7 @@ def receiver_at(
             running.verify_token,
             running.phone_number_id,
             builtin=True,
+            stored=running.stored_message_counts,
         )
 
 

@@ -17,21 +17,18 @@ for bad options or a receiver unreachable from the start, 130 on Ctrl-C
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import random
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 import click
 
 from fakemeta.simulator import ids
-from fakemeta.simulator._extras import needs_builtin_receiver
-from fakemeta.simulator.cli._common import era_option
+from fakemeta.simulator.cli._common import era_option, receiver_at
 from fakemeta.simulator.envelopes import Account
 from fakemeta.simulator.eras import Era
 from fakemeta.simulator.errors import BadInput
@@ -39,7 +36,7 @@ from fakemeta.simulator.load import locust_run, runner
 from fakemeta.simulator.load.bodies import BodySpec
 from fakemeta.simulator.load.engine import WorkerPlan
 from fakemeta.simulator.load.mix import DEFAULT_MIX, parse_mix
-from fakemeta.simulator.load.probe import Lookup, ProbeUnusable, count_stored, settled_count
+from fakemeta.simulator.load.probe import ProbeUnusable, count_stored, settled_count
 from fakemeta.simulator.load.report import (
     Summary,
     Threshold,
@@ -105,39 +102,6 @@ def _fraction(value: float, option: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise BadInput(f"{option} {value:g}: a fraction of deliveries, from 0 to 1 (0.05 is 5%)")
     return value
-
-
-@contextlib.contextmanager
-def _target(
-    url: str | None, app_secret: str | None, phone_number_id: str | None
-) -> Iterator[tuple[str, str, str | None, Lookup | None]]:
-    """(url, app secret, phone number id, its store's lookup): the receiver at
-    `url`, or the built-in one for as long as the block runs, whose store
-    `--probe` reads in bulk in this process (the HTTP probe, one id a
-    request, would share this process's interpreter with the receiver)."""
-    if url is not None:
-        if not app_secret:
-            raise BadInput("no app secret: pass --app-secret or set META_CLIENT_SECRET")
-        yield url, app_secret, phone_number_id, None
-        return
-    with needs_builtin_receiver():
-        from fakemeta.reference_receiver.serve import start_background
-
-    config: dict[str, Any] = {"app_secret": app_secret, "rate_limit": "off"}
-    if phone_number_id:
-        config["phone_number_id"] = phone_number_id
-    with start_background(config) as running:
-        click.echo(
-            f"started the reference receiver at {running.url} (phone number id"
-            f" {running.phone_number_id}, rate limit off)",
-            err=True,
-        )
-        yield (
-            running.url,
-            running.app_secret,
-            running.phone_number_id,
-            running.stored_message_counts,
-        )
 
 
 @click.command("load")
@@ -309,7 +273,21 @@ def load_command(
         workers = min(4, os.cpu_count() or 1) if busy else 1
     workers = max(1, min(workers, connections, requests or workers))
 
-    with _target(url, app_secret, phone_number_id) as (target, secret, number_id, stored):
+    if url is not None and not app_secret:
+        raise BadInput("no app secret: pass --app-secret or set META_CLIENT_SECRET")
+    # The built-in receiver's store is read in bulk in this process by --probe
+    # (`Receiver.stored`): over HTTP, one id a request, the probe would share
+    # this process's interpreter with the receiver.
+    with receiver_at(
+        url,
+        app_secret=app_secret,
+        verify_token=None,
+        phone_number_id=phone_number_id,
+        rate_limit="off",
+    ) as receiver:
+        target, number_id, stored = receiver.url, receiver.phone_number_id, receiver.stored
+        secret = receiver.app_secret
+        assert secret is not None  # refused above for a URL; generated for the built-in one
         config: dict[str, Any] = {
             "rate": "max" if per_second is None else per_second,
             "duration_s": seconds,
