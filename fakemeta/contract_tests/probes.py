@@ -9,7 +9,6 @@ Answers are lists of plain dicts with the protocol's keys.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -17,9 +16,10 @@ from typing import Any, Protocol
 import httpx
 
 from fakemeta.contract_tests.errors import ContractUsageError, Skipped
-from fakemeta.simulator.load.probe import probe_records, probe_unanswered
+from fakemeta.simulator.deadlines import enforce_deadlines
+from fakemeta.simulator.load.probe import PROBE_ANSWER_LIMIT, probe_get, probe_records
 
-__all__ = ["CallableProbe", "HttpProbe", "Probe", "ProbeError"]
+__all__ = ["PROBE_ANSWER_LIMIT", "CallableProbe", "HttpProbe", "Probe", "ProbeError"]
 
 Record = dict[str, Any]
 
@@ -69,10 +69,6 @@ class CallableProbe:
         return list(self.messages_for(message_id))
 
 
-#: The most of one probe answer that is read (a few records are a few hundred bytes).
-PROBE_ANSWER_LIMIT = 1024 * 1024
-
-
 class HttpProbe:
     """The HTTP probe: `GET {base}/clients?phone=`, `GET {base}/clients?user_id=`
     and `GET {base}/messages?id=`."""
@@ -88,9 +84,12 @@ class HttpProbe:
         """`transport` reaches an in-process app (`httpx.WSGITransport(app=...)`)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base_url = base_url.rstrip("/")
-        self._client = httpx.Client(
+        client = httpx.Client(
             headers=headers, timeout=timeout, trust_env=False, transport=transport
         )
+        # Each request ends within `timeout` as a whole: a probe that trickles
+        # its answer must not hold the suite.
+        self._client = enforce_deadlines(client)
 
     def clients(self, phone: str) -> list[Record]:
         return self._get("clients", {"phone": phone})
@@ -106,34 +105,6 @@ class HttpProbe:
 
     def _get(self, what: str, params: dict[str, str]) -> list[Record]:
         url = f"{self.base_url}/{what}"
-        try:
-            response = self._bounded_get(url, params)
-        except httpx.HTTPError as exc:
-            raise probe_unanswered(url, exc, error=ProbeError) from None
+        response = probe_get(self._client, url, params, error=ProbeError)
         records = probe_records(response, url, what, error=ProbeError)
         return [r for r in records if isinstance(r, dict)]
-
-    def _bounded_get(self, url: str, params: dict[str, str]) -> httpx.Response:
-        """The answer, read within the timeout as a whole (not per read: a probe that
-        trickles must not hold the suite) and at most `PROBE_ANSWER_LIMIT` bytes
-        of it (a probe that answers without end must not exhaust memory)."""
-        timeout = self._client.timeout.read
-        deadline = None if timeout is None else time.monotonic() + timeout
-        kept = bytearray()
-        with self._client.stream("GET", url, params=params) as response:
-            for chunk in response.iter_bytes():
-                kept += chunk
-                if len(kept) > PROBE_ANSWER_LIMIT:
-                    raise ProbeError(
-                        f"probe {url} answered more than {PROBE_ANSWER_LIMIT // 1024} KiB; "
-                        "a probe answers with the few records of one id"
-                    )
-                if deadline is not None and time.monotonic() > deadline:
-                    raise ProbeError(
-                        f"probe {url} was still answering after {timeout:g} s; check --probe"
-                    )
-        # The bytes are decoded already: no Content-Encoding goes with them.
-        kind = response.headers.get("content-type", "application/json")
-        return httpx.Response(
-            response.status_code, headers={"content-type": kind}, content=bytes(kept)
-        )

@@ -34,14 +34,14 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
-import httpcore
 import httpx
 
 from fakemeta.simulator._asgi import Lifespan
+from fakemeta.simulator.bodies import ACCEPT_ENCODING, BoundedBody
+from fakemeta.simulator.deadlines import attempt_deadline, enforce_deadlines
 from fakemeta.simulator.errors import (
     InvalidTargetError,
     ReceiverCrashed,
@@ -76,12 +76,6 @@ RESPONSE_BODY_LIMIT = 64 * 1024
 #: After the limit, this much more is read and thrown away, so that an answer a
 #: little too long leaves the connection reusable; past it the connection is closed.
 _DRAIN_LIMIT = 1024 * 1024
-#: Writes go out in pieces, each given what is left of the attempt's budget.
-_WRITE_PIECE = 64 * 1024
-
-# The monotonic time by which the current attempt (in this thread) must end;
-# read by `_DeadlineStream` on every socket operation.
-_DEADLINE: ContextVar[float | None] = ContextVar("fakemeta_attempt_deadline", default=None)
 
 # C0 and C1 controls (ESC starts terminal escape sequences; U+009B is a
 # one-character CSI), DEL, and the bidirectional overrides that can make a line
@@ -218,10 +212,9 @@ class _ClientTarget:
         client = self._client(source_ip)
         request = client.build_request(method, url, content=content, headers=list(headers))
         start = time.perf_counter()
-        deadline = None if self.in_process else time.monotonic() + self.timeout
-        token = _DEADLINE.set(deadline)
         try:
-            response, body_read = self._send(client, request)
+            with attempt_deadline(None if self.in_process else self.timeout):
+                response, body_read = self._send(client, request)
         except httpx.HTTPError as exc:
             # Not the query: a handshake's holds the verify token, and this reaches logs.
             raise from_httpx(exc, url=self.url, source_ip=source_ip, timeout=self.timeout) from exc
@@ -235,8 +228,6 @@ class _ClientTarget:
                 " — a server would answer 500; fix the handler so it answers",
                 url=self.url,
             ) from exc
-        finally:
-            _DEADLINE.reset(token)
         latency = time.perf_counter() - start
         return Exchange(
             Request(method, url, tuple(request.headers.multi_items()), body, source_ip),
@@ -277,6 +268,8 @@ class _ClientTarget:
             client = self._new_client(source_ip)
             # httpx would add `User-Agent: python-httpx`; only the caller's headers say who we are.
             del client.headers["User-Agent"]
+            # And the codings it accepts would depend on what is installed.
+            client.headers["Accept-Encoding"] = ACCEPT_ENCODING
             self._clients[source_ip] = client
             evicted = (
                 self._clients.popitem(last=False)[1]
@@ -294,7 +287,7 @@ class _ClientTarget:
         response: httpx.Response = client.send(request, stream=True)
         body = _BodyRead(self, response)
         try:
-            body.read(response.iter_bytes())
+            body.read(response.iter_raw())
         finally:
             response.close()  # unread bytes left: the connection is closed, not reused
         return response, body
@@ -377,19 +370,24 @@ class HttpTarget(_ClientTarget):
                 verify=False if self._tls_unused else self.verify_tls,
                 trust_env=not self.loopback,
             )
-        transport = httpx.HTTPTransport(
-            verify=self._tls_context, local_address=source_ip, trust_env=not self.loopback
-        )
-        # httpx has no public way to give its pool a network backend; httpcore's
-        # pool takes one, and every connection it opens uses it.
-        pool = transport._pool
-        pool._network_backend = _DeadlineBackend(pool._network_backend)
-        return httpx.Client(
-            transport=transport,
-            timeout=self.timeout,
-            follow_redirects=False,
-            trust_env=not self.loopback,
-        )
+        if self.loopback:
+            # Bound to the source address; never through a proxy.
+            transport = httpx.HTTPTransport(
+                verify=self._tls_context, local_address=source_ip, trust_env=False
+            )
+            client = httpx.Client(
+                transport=transport, timeout=self.timeout, follow_redirects=False, trust_env=False
+            )
+        else:
+            # httpx's own transports, so that it mounts those for the
+            # environment's proxies (it does not when given a transport).
+            client = httpx.Client(
+                verify=self._tls_context,
+                timeout=self.timeout,
+                follow_redirects=False,
+                trust_env=True,
+            )
+        return enforce_deadlines(client)
 
 
 class WsgiTarget(_ClientTarget):
@@ -470,7 +468,9 @@ class AsgiTarget(_ClientTarget):
             ) from None
 
     def _new_client(self, source_ip: str | None) -> httpx.AsyncClient:
-        transport = httpx.ASGITransport(app=self.app, client=(source_ip or "127.0.0.1", 50000))
+        transport = httpx.ASGITransport(
+            app=_CappedAsgi(self.app), client=(source_ip or "127.0.0.1", 50000)
+        )
         return httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False)
 
     def _send(self, client: Any, request: httpx.Request) -> tuple[httpx.Response, _BodyRead]:
@@ -478,7 +478,7 @@ class AsgiTarget(_ClientTarget):
             response: httpx.Response = await client.send(request, stream=True)
             body = _BodyRead(self, response)
             try:
-                await body.aread(response.aiter_bytes())
+                await body.aread(response.aiter_raw())
             finally:
                 await response.aclose()
             return response, body
@@ -498,6 +498,28 @@ class AsgiTarget(_ClientTarget):
             self._thread.join()
             self._loop.close()
             self._loop = self._thread = None
+
+
+class _CappedAsgi:
+    """An ASGI app whose response body reaches httpx cut to one byte more than
+    `RESPONSE_BODY_LIMIT` (enough to say it was cut): `httpx.ASGITransport`
+    holds a body whole before it is read, so the cut has to come first."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        room = RESPONSE_BODY_LIMIT + 1
+
+        async def capped_send(message: Any) -> None:
+            nonlocal room
+            if message.get("type") == "http.response.body":
+                body = message.get("body", b"")[:room]
+                room -= len(body)
+                message = {**message, "body": body}
+            await send(message)
+
+        await self.app(scope, receive, capped_send)
 
 
 def target_for(
@@ -541,42 +563,33 @@ def _is_loopback_host(host: str) -> bool:
 
 
 class _BodyRead:
-    """The kept start of a response body, read in chunks within the attempt's deadline."""
+    """The kept start of a response body (`bodies.BoundedBody`), read within the
+    attempt's deadline."""
 
     def __init__(self, target: _ClientTarget, response: httpx.Response) -> None:
-        self.kept = bytearray()
-        self.seen = 0
+        encoding = response.headers.get("content-encoding", "")
+        self._body = BoundedBody(encoding, RESPONSE_BODY_LIMIT, drain=_DRAIN_LIMIT)
         self._target = target
         self._status = response.status_code
-        self._deadline = _DEADLINE.get()
+
+    @property
+    def kept(self) -> bytearray:
+        return self._body.kept
 
     @property
     def truncated(self) -> bool:
-        return self.seen > RESPONSE_BODY_LIMIT
+        return self._body.truncated
 
     def read(self, chunks: Iterable[bytes]) -> None:
         try:
             for chunk in chunks:
-                if not self._take(chunk):
+                if not self._body.feed(chunk):
                     return
         except httpx.TimeoutException:
             raise self._overdue() from None
 
     async def aread(self, chunks: AsyncIterator[bytes]) -> None:
-        async for chunk in chunks:
-            if not self._take(chunk):
-                return
-
-    def _take(self, chunk: bytes) -> bool:
-        """Keep what fits; False when reading should stop."""
-        room = RESPONSE_BODY_LIMIT - len(self.kept)
-        if room > 0:
-            self.kept += chunk[:room]
-        self.seen += len(chunk)
-        # Also checked here: a proxy's connections are not ours to time.
-        if self._deadline is not None and time.monotonic() > self._deadline:
-            raise self._overdue()
-        return self.seen <= RESPONSE_BODY_LIMIT + _DRAIN_LIMIT
+        await self._body.aread(chunks)
 
     def _overdue(self) -> ReceiverTimeout:
         url, timeout = self._target.url, self._target.timeout
@@ -586,77 +599,3 @@ class _BodyRead:
             " whole answer at once, quickly, or raise the timeout",
             url=url,
         )
-
-
-def _budget(timeout: float | None, error: type[Exception]) -> float | None:
-    """`timeout` for one socket operation, cut to what is left of the attempt's deadline."""
-    deadline = _DEADLINE.get()
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise error("the attempt's deadline has passed")
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose every read and write ends by the current attempt's deadline.
-
-    httpx's timeouts are per operation, so a receiver that sends one byte a
-    second never trips them; the deadline is looked up on each call, because
-    a kept-alive connection serves attempts with different deadlines.
-    """
-
-    def __init__(self, stream: httpcore.NetworkStream) -> None:
-        self._stream = stream
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _budget(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        for start in range(0, len(buffer), _WRITE_PIECE):
-            piece = buffer[start : start + _WRITE_PIECE]
-            self._stream.write(piece, _budget(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def start_tls(
-        self,
-        ssl_context: Any,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        budget = _budget(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, budget))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    """Opens `_DeadlineStream`s; connecting, too, ends by the attempt's deadline."""
-
-    def __init__(self, backend: httpcore.NetworkBackend) -> None:
-        self._backend = backend
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        budget = _budget(timeout, httpcore.ConnectTimeout)
-        stream = self._backend.connect_tcp(host, port, budget, local_address, socket_options)
-        return _DeadlineStream(stream)
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.NetworkStream:
-        budget = _budget(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._backend.connect_unix_socket(path, budget, socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self._backend.sleep(seconds)

@@ -22,6 +22,7 @@ from fakemeta.contract_tests.probes import HttpProbe, ProbeError
 from fakemeta.contract_tests.report import CheckResult, Report, exchange_summary
 from fakemeta.contract_tests.reporting import TerminalReporter
 from fakemeta.contract_tests.requirements import REQUIREMENTS
+from fakemeta.simulator.load.probe import ProbeUnusable, count_stored
 from fakemeta.simulator.targets import RESPONSE_BODY_LIMIT, HttpTarget
 
 _PATH = Path(__file__).parents[1] / "simulator" / "test_hostile_receivers.py"
@@ -143,15 +144,35 @@ def test_a_probe_answering_without_end_is_refused_in_bounded_memory(
         probe.close()
 
 
+@pytest.mark.parametrize("head_first", [False, True], ids=["trickled-head", "trickled-body"])
 def test_a_trickling_probe_is_given_up_on_at_its_timeout(
-    serve_raw: Callable[..., hostile.RawServer],
+    serve_raw: Callable[..., hostile.RawServer], head_first: bool
 ) -> None:
-    server = serve_raw(hostile.trickler(head_first=True))
+    # A byte every 0.1 s never trips a per-read timeout of 1 s.
+    server = serve_raw(hostile.trickler(head_first=head_first))
     probe = HttpProbe(server.url.rstrip("/"), timeout=1)
     started = time.monotonic()
     try:
-        with pytest.raises(ProbeError, match="still answering after 1 s"):
+        with pytest.raises(ProbeError, match="had not answered in full after 1 s"):
             probe.messages("wamid.X")
     finally:
         probe.close()
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize(
+    ("handler", "said"),
+    [
+        (hostile.endless, "answered more than 1024 KiB"),
+        (hostile.trickler(), "had not answered in full after 1 s"),
+    ],
+    ids=["endless", "trickled-head"],
+)
+def test_the_load_probe_is_bounded_too(
+    serve_raw: Callable[..., hostile.RawServer], handler: hostile.Handler, said: str
+) -> None:
+    server = serve_raw(handler)
+    started = time.monotonic()
+    with pytest.raises(ProbeUnusable, match=said):
+        count_stored(server.url.rstrip("/"), None, ["wamid.X"], timeout=1, concurrency=1)
     assert time.monotonic() - started < 3

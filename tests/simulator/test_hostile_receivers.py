@@ -9,6 +9,7 @@ one that a fixed bug would have waited on gives up on its own.
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import re
@@ -17,6 +18,8 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qs
@@ -443,3 +446,144 @@ def test_the_load_reader_does_not_buffer_without_end(after_head: bytes) -> None:
         reader.feed(piece)
     with pytest.raises(ProtocolViolation, match="longer than 64 KiB"):
         reader.feed(piece)
+
+
+# -- compressed answers ---------------------------------------------------------------
+
+
+def coded(coding: str, body: bytes) -> Handler:
+    """200 with `body` (already in `coding`) and `Content-Encoding: coding`;
+    keeps the request's head in `heads`."""
+
+    def handle(conn: socket.socket, head: bytes, _body: bytes, stop: threading.Event) -> bool:
+        handle.heads.append(head)  # type: ignore[attr-defined]
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n"
+            % (coding.encode(), len(body))
+            + body
+        )
+        return True
+
+    handle.heads = []  # type: ignore[attr-defined]
+    return handle
+
+
+def gzip_of_zeros(size: int) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    piece = bytes(1 << 20)
+    return b"".join(packer.compress(piece) for _ in range(size >> 20)) + packer.flush()
+
+
+def test_a_gzip_bomb_is_inflated_only_up_to_the_limit(
+    serve_raw: Callable[[Handler], RawServer],
+) -> None:
+    # 256 MiB of zeros in 256 KiB: one network chunk of it inflates to tens of MiB.
+    bomb = gzip_of_zeros(256 << 20)
+    server = serve_raw(coded("gzip", bomb))
+    with HttpTarget(server.url, timeout=5) as target:
+        target.send("POST", "", b"{}")  # connect and warm up outside the measure
+        tracemalloc.start()
+        try:
+            response = target.send("POST", "", b"{}").response
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    print(f"peak Python memory reading a 256 MiB gzip bomb: {peak / 2**20:.1f} MiB")
+    assert response.truncated
+    assert response.body == bytes(RESPONSE_BODY_LIMIT)
+    assert peak < 8 << 20
+
+
+def raw_deflate(data: bytes) -> bytes:
+    """Deflate without zlib's wrapper, as some servers send `Content-Encoding: deflate`."""
+    packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
+
+
+@pytest.mark.parametrize(
+    ("coding", "pack"),
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", raw_deflate),
+        ("identity", bytes),
+    ],
+    ids=["gzip", "deflate", "raw-deflate", "identity"],
+)
+def test_a_compressed_answer_within_the_limit_is_read_whole(
+    serve_raw: Callable[[Handler], RawServer], coding: str, pack: Callable[[bytes], bytes]
+) -> None:
+    answer = b'{"ok": true, "text": "' + b"salam " * 1000 + b'"}'
+    with HttpTarget(serve_raw(coded(coding, pack(answer))).url, timeout=5) as target:
+        response = target.send("POST", "", b"{}").response
+    assert response.body == answer
+    assert not response.truncated
+
+
+def test_a_broken_or_unasked_coding_is_kept_as_it_came(
+    serve_raw: Callable[[Handler], RawServer],
+) -> None:
+    for coding, body in [("gzip", b"\x1f\x8bnot gzip at all"), ("br", b"\x0b\x02\x80hello")]:
+        with HttpTarget(serve_raw(coded(coding, body)).url, timeout=5) as target:
+            response = target.send("POST", "", b"{}").response
+        assert response.status == 200
+        assert response.body.endswith(body[-5:])
+        assert not response.truncated
+
+
+def test_the_codings_asked_for_do_not_depend_on_what_is_installed(
+    serve_raw: Callable[[Handler], RawServer],
+) -> None:
+    handler = coded("identity", b"ok")
+    with HttpTarget(serve_raw(handler).url, timeout=5) as target:
+        target.send("POST", "", b"{}")
+    [head] = handler.heads  # type: ignore[attr-defined]
+    assert re.search(rb"(?im)^accept-encoding: gzip, deflate\r$", head + b"\r"), head
+
+
+async def _huge_asgi_app(scope: dict[str, object], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        raise RuntimeError("no lifespan")
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    for _ in range(96):  # 96 MiB, a MiB at a time
+        await send({"type": "http.response.body", "body": bytes(1 << 20), "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def test_an_asgi_apps_long_body_is_not_held_whole() -> None:
+    with target_for(_huge_asgi_app, "/hook", timeout=10) as target:
+        target.send("POST", "", b"{}")  # the loop and its thread, outside the measure
+        tracemalloc.start()
+        try:
+            response = target.send("POST", "", b"{}").response
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    print(f"peak Python memory for a 96 MiB in-process ASGI answer: {peak / 2**20:.1f} MiB")
+    assert response.truncated
+    assert len(response.body) == RESPONSE_BODY_LIMIT
+    assert peak < 8 << 20
+
+
+# -- through a proxy from the environment ---------------------------------------------
+
+
+def test_a_proxy_that_trickles_its_head_is_held_to_the_deadline(
+    serve_raw: Callable[[Handler], RawServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A receiver that is not on loopback goes through the environment's proxy; the
+    # proxy here is a loopback socket that trickles a byte every 0.1 s (the name
+    # below is never resolved: the request goes to the proxy).
+    proxy = serve_raw(trickler())
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url.removesuffix("/hook"))
+    monkeypatch.setenv("NO_PROXY", "")
+    monkeypatch.delenv("no_proxy", raising=False)
+    started = time.monotonic()
+    with (
+        HttpTarget("http://receiver.example.invalid/hook", timeout=1.0) as target,
+        pytest.raises(ReceiverTimeout),
+    ):
+        target.send("POST", "", b"{}")
+    assert time.monotonic() - started < 2.0

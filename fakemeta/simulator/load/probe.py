@@ -12,9 +12,13 @@ more of them stored; they count as missing once `settle` seconds pass
 without one more found. Requests go `concurrency` at a time; statuses are not
 counted, as the probe protocol has no statuses.
 
-`probe_records` and `probe_unanswered` read any answer of the probe
-protocol; the contract suite's HTTP probe (`fakemeta.contract_tests.probes`) uses
-them too, with its own error class.
+A probe is as untrusted as the receiver it belongs to: each request ends
+within `timeout` as a whole (`fakemeta.simulator.deadlines`), not per read,
+and at most `PROBE_ANSWER_LIMIT` bytes of its answer are read.
+
+`probe_get`, `probe_records` and `probe_unanswered` read any answer of the
+probe protocol; the contract suite's HTTP probe
+(`fakemeta.contract_tests.probes`) uses them too, with its own error class.
 """
 
 from __future__ import annotations
@@ -28,13 +32,17 @@ from typing import Any
 
 import httpx
 
+from fakemeta.simulator.bodies import ACCEPT_ENCODING, BoundedBody
+from fakemeta.simulator.deadlines import attempt_deadline, enforce_deadlines
 from fakemeta.simulator.errors import UsageError
 
 __all__ = [
+    "PROBE_ANSWER_LIMIT",
     "Lookup",
     "ProbeCount",
     "ProbeUnusable",
     "count_stored",
+    "probe_get",
     "probe_records",
     "probe_unanswered",
     "settled_count",
@@ -44,6 +52,8 @@ __all__ = [
 _RECHECKS = (0.5, 1.0, 2.0)
 #: Seconds without one more id found after which those not found are missing.
 SETTLE_SECONDS = 10.0
+#: The most of one probe answer that is read (a few records are a few hundred bytes).
+PROBE_ANSWER_LIMIT = 1024 * 1024
 
 
 class ProbeUnusable(UsageError):
@@ -132,9 +142,8 @@ async def _ask(
     for message_id in message_ids:
         queue.put_nowait(message_id)
     counts: dict[str, int] = {}
-    async with httpx.AsyncClient(
-        headers=headers, timeout=timeout, trust_env=False, limits=limits
-    ) as client:
+    client = httpx.AsyncClient(headers=headers, timeout=timeout, trust_env=False, limits=limits)
+    async with enforce_deadlines(client):
 
         async def ask() -> None:
             while True:
@@ -151,11 +160,77 @@ async def _ask(
 
 
 async def _stored(client: httpx.AsyncClient, base: str, message_id: str) -> int:
-    try:
-        response = await client.get(base, params={"id": message_id})
-    except httpx.HTTPError as exc:
-        raise probe_unanswered(base, exc) from None
+    response = await aprobe_get(client, base, {"id": message_id})
     return len(probe_records(response, base, "messages"))
+
+
+def probe_get(
+    client: httpx.Client,
+    url: str,
+    params: Mapping[str, str],
+    *,
+    error: type[UsageError] = ProbeUnusable,
+) -> httpx.Response:
+    """`GET url?params` on a client that went through `enforce_deadlines`:
+    the answer, read within the client's read timeout as a whole and at most
+    `PROBE_ANSWER_LIMIT` bytes of it, or `error` in one line."""
+    timeout = client.timeout.read
+    try:
+        with (
+            attempt_deadline(timeout),
+            client.stream("GET", url, params=params, headers=_CODINGS) as response,
+        ):
+            body = BoundedBody(response.headers.get("content-encoding", ""), PROBE_ANSWER_LIMIT)
+            body.read(response.iter_raw())
+    except httpx.TimeoutException:
+        raise _too_slow(url, timeout, error) from None
+    except httpx.HTTPError as exc:
+        raise probe_unanswered(url, exc, error=error) from None
+    return _answer(url, response, body, error)
+
+
+async def aprobe_get(
+    client: httpx.AsyncClient,
+    url: str,
+    params: Mapping[str, str],
+    *,
+    error: type[UsageError] = ProbeUnusable,
+) -> httpx.Response:
+    """`probe_get` for an asyncio client."""
+    timeout = client.timeout.read
+    try:
+        with attempt_deadline(timeout):
+            async with client.stream("GET", url, params=params, headers=_CODINGS) as response:
+                body = BoundedBody(response.headers.get("content-encoding", ""), PROBE_ANSWER_LIMIT)
+                await body.aread(response.aiter_raw())
+    except httpx.TimeoutException:
+        raise _too_slow(url, timeout, error) from None
+    except httpx.HTTPError as exc:
+        raise probe_unanswered(url, exc, error=error) from None
+    return _answer(url, response, body, error)
+
+
+_CODINGS = {"Accept-Encoding": ACCEPT_ENCODING}
+
+
+def _too_slow(url: str, timeout: float | None, error: type[UsageError]) -> UsageError:
+    waited = "in time" if timeout is None else f"after {timeout:g} s"
+    return error(f"probe {url} had not answered in full {waited}; check --probe")
+
+
+def _answer(
+    url: str, response: httpx.Response, body: BoundedBody, error: type[UsageError]
+) -> httpx.Response:
+    if body.truncated:
+        raise error(
+            f"probe {url} answered more than {PROBE_ANSWER_LIMIT // 1024} KiB; "
+            "a probe answers with the few records of one id"
+        )
+    # The bytes are decoded already: no Content-Encoding goes with them.
+    kind = response.headers.get("content-type", "application/json")
+    return httpx.Response(
+        response.status_code, headers={"content-type": kind}, content=bytes(body.kept)
+    )
 
 
 def probe_unanswered(
