@@ -77,7 +77,9 @@ class Deliveries:
         path: str = "/",
         rng: random.Random | None = None,
         era: Era | str | None = None,
+        verify_tls: bool = True,
     ) -> None:
+        """`verify_tls=False` accepts any certificate from a receiver at an https URL."""
         self.app_secret = app_secret
         self.account = account
         self.era = eras.era(era)
@@ -85,6 +87,7 @@ class Deliveries:
         self.customer = self.new_customer("Test User")
         self._target_spec = target
         self._path = path
+        self._verify_tls = verify_tls
         self._target: Target | None = None
 
     def __repr__(self) -> str:
@@ -137,7 +140,7 @@ class Deliveries:
                     "fakemeta_deliveries.post() needs a receiver: override the "
                     "fakemeta_target fixture or pass --fakemeta-url"
                 )
-            self._target = target_for(self._target_spec, self._path)
+            self._target = target_for(self._target_spec, self._path, verify_tls=self._verify_tls)
         exchange = self._target.send(
             "POST", "", delivery.body, delivery.headers, source_ip=source_ip
         )

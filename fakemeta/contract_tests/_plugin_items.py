@@ -270,12 +270,20 @@ def failure_text(result: CheckResult, config: SuiteConfig, pytest_config: pytest
 # --- the summary ----------------------------------------------------------------
 
 
+def session_report(pytest_config: pytest.Config) -> Report | None:
+    """The contract checks that ran in this session, as a report; None if none ran."""
+    state = pytest_config.stash.get(_SESSION, None)
+    if state is None or not state.results:
+        return None
+    return Report(", ".join(sorted(state.targets)), "", 0, results=list(state.results))
+
+
 def summary_lines(pytest_config: pytest.Config) -> list[str]:
     """One line per requirement that ran, as the JSON report aggregates them."""
     state = pytest_config.stash.get(_SESSION, None)
-    if state is None or not state.results:
+    report = session_report(pytest_config)
+    if state is None or report is None:
         return []
-    report = Report(", ".join(sorted(state.targets)), "", 0, results=list(state.results))
     lines = []
     ran = {r.requirement.id for r in state.results}
     requirements = report.requirements(i for i in REQUIREMENTS if i in ran)

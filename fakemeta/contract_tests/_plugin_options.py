@@ -36,6 +36,7 @@ __all__ = [
     "add_options",
     "check_options",
     "contract_enabled",
+    "fail_on_skipped_must",
     "resolve",
 ]
 
@@ -47,6 +48,7 @@ class _Option:
     env: str | None = None
     ini: bool = True
     metavar: str | None = None
+    flag: bool = False  # takes no value: `--fakemeta-insecure`, `fakemeta_insecure = true`
 
 
 _OPTIONS = (
@@ -113,6 +115,11 @@ _OPTIONS = (
     ),
     _Option("examples", "generated examples per property check; default 10", metavar="N"),
     _Option(
+        "insecure",
+        "accept any TLS certificate from the receiver and its probe (a test certificate)",
+        flag=True,
+    ),
+    _Option(
         "shrink_budget",
         "deliveries a failing property check may send to shrink its example; "
         f"0: no shrinking; default {DEFAULT_SHRINK_BUDGET}",
@@ -146,21 +153,58 @@ def add_options(parser: pytest.Parser) -> None:
         "named fakemeta::<ID>::<check> (select with -k)",
     )
     parser.addini("fakemeta_contract", "add the contract suite to every run", type="bool")
+    group.addoption(
+        "--fakemeta-fail-on-skipped-must",
+        action="store_true",
+        default=None,
+        help="fail the run when a MUST requirement of the contract suite was skipped "
+        "(no probe, for example) instead of passing with skips",
+    )
+    parser.addini(
+        "fakemeta_fail_on_skipped_must",
+        "fail the run when a MUST requirement of the contract suite was skipped",
+        type="bool",
+    )
     for option in _OPTIONS:
-        group.addoption(
-            _flag(option.name),
-            dest="fakemeta_" + option.name,
-            default=None,
-            metavar=option.metavar,
-            help=option.help,
-        )
-        if option.ini:
+        if option.flag:
+            group.addoption(
+                _flag(option.name),
+                dest="fakemeta_" + option.name,
+                action="store_true",
+                default=None,
+                help=option.help,
+            )
+        else:
+            group.addoption(
+                _flag(option.name),
+                dest="fakemeta_" + option.name,
+                default=None,
+                metavar=option.metavar,
+                help=option.help,
+            )
+        if option.ini and option.flag:
+            parser.addini("fakemeta_" + option.name, option.help, type="bool")
+        elif option.ini:
             parser.addini("fakemeta_" + option.name, option.help, type="string")
 
 
 def contract_enabled(config: pytest.Config) -> bool:
     flag = config.getoption("fakemeta_contract")
-    return bool(flag if flag is not None else config.getini("fakemeta_contract"))
+    return flag if flag is not None else _ini_bool(config, "fakemeta_contract")
+
+
+def fail_on_skipped_must(config: pytest.Config) -> bool:
+    flag = config.getoption("fakemeta_fail_on_skipped_must")
+    return flag if flag is not None else _ini_bool(config, "fakemeta_fail_on_skipped_must")
+
+
+def _ini_bool(config: pytest.Config, name: str) -> bool:
+    try:
+        return bool(config.getini(name))
+    except (ValueError, pytest.UsageError):
+        raise pytest.UsageError(
+            f"fakemeta: {name} in the ini file is not true or false; set it to true or false"
+        ) from None
 
 
 def _layers_from_config(config: pytest.Config) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -168,7 +212,10 @@ def _layers_from_config(config: pytest.Config) -> tuple[dict[str, Any], dict[str
     low: dict[str, Any] = {}
     high: dict[str, Any] = {}
     for option in _OPTIONS:
-        if option.ini and (value := config.getini("fakemeta_" + option.name)):
+        ini_name = "fakemeta_" + option.name
+        if option.ini and option.flag and _ini_bool(config, ini_name):
+            low[option.name] = True
+        elif option.ini and not option.flag and (value := config.getini(ini_name)):
             low[option.name] = value
         if option.env and (value := os.environ.get(option.env)):
             low[option.name] = value
@@ -212,6 +259,10 @@ def _convert(raw: Mapping[str, Any]) -> dict[str, Any]:
             raise ContractUsageError(
                 f"{_where('era')} {values['era']!r}: expected one of {', '.join(eras.ERA_NAMES)}"
             ) from None
+    if "insecure" in values and not isinstance(values["insecure"], bool):
+        raise ContractUsageError(
+            f"{_where('insecure')} {values['insecure']!r}: expected True or False"
+        )
     if "profile" in values and values["profile"] not in PROFILES:
         raise ContractUsageError(
             f"{_where('profile')} {values['profile']!r}: expected strict or meta"
@@ -228,6 +279,8 @@ def _convert(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 def check_options(config: pytest.Config) -> None:
     """Fail the session early, in one line, on an option that cannot be used."""
+    contract_enabled(config)
+    fail_on_skipped_must(config)
     low, high = _layers_from_config(config)
     try:
         _convert(low)
@@ -272,6 +325,7 @@ class Resolved:
     access_token: str | None = None
     shrink_budget: int = DEFAULT_SHRINK_BUDGET
     era: Era = eras.CURRENT
+    insecure: bool = False
 
 
 def resolve(config: pytest.Config, fixture: Mapping[str, Any], node: pytest.Item) -> Resolved:
@@ -304,4 +358,5 @@ def resolve(config: pytest.Config, fixture: Mapping[str, Any], node: pytest.Item
         shrink_budget=values["shrink_budget"],
         access_token=values.get("access_token"),
         era=values["era"],
+        insecure=values.get("insecure", False),
     )

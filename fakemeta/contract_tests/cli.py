@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import click
-import httpx
 
 from fakemeta.contract_tests.config import (
     DEFAULT_RATE_LIMIT,
@@ -118,32 +117,6 @@ def _with_secret_placeholders(command: str, given: _Receiver) -> str:
         if getattr(given, field)
     ]
     return " ".join([command, *placeholders])
-
-
-def _probe_transport(url: str, insecure: bool) -> httpx.HTTPTransport | None:
-    """A transport that builds no verifying TLS context (loading the CA
-    bundle costs tens of milliseconds) for a probe over plain HTTP, or that
-    trusts any certificate under --insecure; None: httpx's default."""
-    if insecure or url.lower().startswith("http://"):
-        return httpx.HTTPTransport(verify=False)
-    return None
-
-
-def _skipped_musts(report: Report) -> str | None:
-    """The note `--fail-on-skipped-must` fails a run with, or None."""
-    # A requirement with no checks was not selected (-k), not skipped.
-    skipped = [
-        r
-        for r in report.requirements()
-        if r.requirement.level == "MUST" and r.outcome == "skipped" and r.checks
-    ]
-    if not skipped:
-        return None
-    listed = "; ".join(f"{r.requirement.id} ({r.detail})" for r in skipped)
-    return (
-        f"--fail-on-skipped-must: {len(skipped)} MUST requirement"
-        f"{' was' if len(skipped) == 1 else 's were'} skipped, so the run fails: {listed}"
-    )
 
 
 def _properties(report: Report, config: SuiteConfig) -> dict[str, str]:
@@ -379,7 +352,7 @@ def check_command(
                 receiver.probe_url,
                 receiver.probe_token,
                 timeout=timeout,
-                transport=_probe_transport(receiver.probe_url, insecure),
+                verify_tls=not insecure,
             )
             if receiver.probe_url
             else None
@@ -403,8 +376,9 @@ def check_command(
                 replay=replay,
                 access_token=receiver.access_token,
                 era=era,
+                verify_tls=not insecure,
             )
-            target = target_for(receiver.url, timeout=timeout, verify_tls=not insecure)
+            target = target_for(receiver.url, timeout=timeout, verify_tls=config.verify_tls)
             terminal = TerminalReporter()
             terminal.start(config)
             try:
@@ -453,7 +427,7 @@ def check_command(
         else result
         for result in report.results
     ]
-    skipped_musts = _skipped_musts(report) if fail_on_skipped_must else None
+    skipped_musts = report.skipped_musts("--fail-on-skipped-must") if fail_on_skipped_must else None
     if skipped_musts is not None:
         report.notes.append(skipped_musts)
     terminal.finish(report)

@@ -81,6 +81,8 @@ class SuiteConfig:
     replay: str | None = None
     #: `--era`: whose webhook shapes every check sends (an era name is read as its `Era`).
     era: Era = eras.CURRENT
+    #: False under `--insecure`: any TLS certificate is accepted (a test certificate).
+    verify_tls: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.era, Era):

@@ -39,6 +39,7 @@ from fakemeta.contract_tests._plugin_items import (
     collect_contract_items,
     registered_checks,
     remember_directory,
+    session_report,
     summary_lines,
 )
 from fakemeta.contract_tests._plugin_options import (
@@ -46,6 +47,7 @@ from fakemeta.contract_tests._plugin_options import (
     add_options,
     check_options,
     contract_enabled,
+    fail_on_skipped_must,
     resolve,
 )
 from fakemeta.contract_tests.config import SuiteConfig
@@ -114,7 +116,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "fakemeta(**options): per-test fakemeta options (app_secret, phone_number_id, "
         "verify_token, url, path, probe, probe_token, profile, era, rate_limit, seed, "
-        "examples, shrink_budget); "
+        "examples, shrink_budget, insecure); "
         "the closest marker wins",
     )
     config.addinivalue_line("markers", "fakemeta_must: a contract check of a MUST requirement")
@@ -146,14 +148,26 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     close_contract_session(session.config)
+    if _skipped_musts(session.config) and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     lines = summary_lines(config)
+    if note := _skipped_musts(config):
+        lines.append(f"note: {note}")
     if lines:
         terminalreporter.section("fakemeta contract requirements")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+def _skipped_musts(config: pytest.Config) -> str | None:
+    """The note `--fakemeta-fail-on-skipped-must` fails the run with, or None."""
+    if not fail_on_skipped_must(config):
+        return None
+    report = session_report(config)
+    return None if report is None else report.skipped_musts("--fakemeta-fail-on-skipped-must")
 
 
 # --- fixtures -------------------------------------------------------------------
@@ -195,7 +209,7 @@ def _probe(resolved: Resolved) -> tuple[Probe | None, str | None]:
     if probe is None or (hasattr(probe, "clients") and hasattr(probe, "messages")):
         return probe, None
     if isinstance(probe, str):
-        return HttpProbe(probe, resolved.probe_token), probe
+        return HttpProbe(probe, resolved.probe_token, verify_tls=not resolved.insecure), probe
     if isinstance(probe, tuple | list) and len(probe) in (2, 3) and all(map(callable, probe)):
         return CallableProbe(*probe), None
     raise ContractUsageError(
@@ -246,6 +260,7 @@ def fakemeta_config(
             access_token=resolved.access_token,
             shrink_budget=resolved.shrink_budget,
             era=resolved.era,
+            verify_tls=not resolved.insecure,
         )
     except ContractUsageError as error:
         _usage_error(request, str(error))
@@ -332,6 +347,7 @@ def fakemeta_deliveries(
         path=resolved.path,
         rng=rng,
         era=resolved.era,
+        verify_tls=not resolved.insecure,
     )
     yield deliveries
     deliveries.close()

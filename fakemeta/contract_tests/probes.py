@@ -79,11 +79,17 @@ class HttpProbe:
         token: str | None = None,
         *,
         timeout: float = 10.0,
+        verify_tls: bool = True,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        """`transport` reaches an in-process app (`httpx.WSGITransport(app=...)`)."""
+        """`verify_tls=False` accepts any certificate (`--insecure`); `transport`
+        reaches an in-process app (`httpx.WSGITransport(app=...)`)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base_url = base_url.rstrip("/")
+        if transport is None and (not verify_tls or self.base_url.lower().startswith("http://")):
+            # No verifying TLS context for plain HTTP: loading the CA bundle
+            # costs tens of milliseconds.
+            transport = httpx.HTTPTransport(verify=False)
         client = httpx.Client(
             headers=headers, timeout=timeout, trust_env=False, transport=transport
         )

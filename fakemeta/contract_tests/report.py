@@ -143,6 +143,23 @@ class Report:
     def ok(self) -> bool:
         return self.summary()["failed"] == 0
 
+    def skipped_musts(self, option: str) -> str | None:
+        """The note `option` (`--fail-on-skipped-must`) fails a run with when
+        a MUST requirement was skipped (no probe, an in-process app...), or None."""
+        # A requirement with no checks was not selected (-k), not skipped.
+        skipped = [
+            r
+            for r in self.requirements()
+            if r.requirement.level == "MUST" and r.outcome == "skipped" and r.checks
+        ]
+        if not skipped:
+            return None
+        listed = "; ".join(f"{r.requirement.id} ({r.detail})" for r in skipped)
+        return (
+            f"{option}: {len(skipped)} MUST requirement"
+            f"{' was' if len(skipped) == 1 else 's were'} skipped, so the run fails: {listed}"
+        )
+
     def to_json(self) -> dict[str, Any]:
         """The JSON report exactly as DESIGN.md fixes it (plus `checks`, `notes`)."""
         return {

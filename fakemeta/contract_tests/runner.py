@@ -130,6 +130,8 @@ def reproduce_command(
         parts += ["--examples", str(config.examples)]
     if config.era != eras.CURRENT:
         parts += ["--era", config.era.name]
+    if not config.verify_tls:
+        parts.append("--insecure")
     if replay is not None and check is not None:
         parts += ["--seed", str(config.seed), "-k", check, "--replay", replay]
         return shlex.join(parts)
@@ -141,7 +143,9 @@ def reproduce_command(
 
 @contextmanager
 def open_target(config: SuiteConfig) -> Iterator[Target]:
-    target = target_for(config.target, config.path, timeout=config.timeout)
+    target = target_for(
+        config.target, config.path, timeout=config.timeout, verify_tls=config.verify_tls
+    )
     try:
         yield target
     finally:
