@@ -303,6 +303,7 @@ def fakemeta_graph(request: pytest.FixtureRequest, fakemeta_target: object) -> I
         access_token=resolved.access_token,
         phone_number_id=resolved.phone_number_id,
         era=resolved.era,
+        verify_tls=not resolved.insecure,
     )
     try:
         graph.start()

@@ -129,6 +129,28 @@ def test_the_insecure_marker_reaches_fakemeta_deliveries(
     result.stdout.fnmatch_lines(["*fakemeta: --fakemeta-insecure * 'yes': expected True or False"])
 
 
+def test_the_insecure_marker_reaches_fakemeta_graph(
+    pytester: pytest.Pytester, self_signed_url: str
+) -> None:
+    # fakemeta_graph subscribes the receiver with the handshake, over TLS here.
+    url_host(pytester, self_signed_url)
+    pytester.makepyfile(
+        test_host="""
+        import pytest
+
+        @pytest.mark.fakemeta(insecure=True)
+        def test_subscribed(fakemeta_graph):
+            assert fakemeta_graph.state is not None
+
+        def test_refused(fakemeta_graph):
+            pass
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*did not pass the verification handshake*TLS*"])
+
+
 def test_the_reproduce_command_keeps_insecure() -> None:
     config = SuiteConfig("https://127.0.0.1:8443/hook", TOKEN, SECRET, verify_tls=False)
     assert " --insecure" in reproduce_command(config, "VERIFY-1")

@@ -75,7 +75,9 @@ class InProcessGraph:
         phone_number_id: str | None = None,
         settings: GraphSettings | None = None,
         era: Era | str | None = None,
+        verify_tls: bool = True,
     ) -> None:
+        """`verify_tls=False`: any TLS certificate of the receiver at `url` is accepted."""
         if (app is None) == (url is None):
             raise UsageError("InProcessGraph takes an app (with its path) or a url, not both")
         if settings is None:
@@ -93,7 +95,11 @@ class InProcessGraph:
         # Over HTTP the webhooks themselves go through httpx: let them out.
         self.mock = GraphMock(self.state, pass_through=url is not None)
         self._callback = url if url is not None else _APP_URL + "/" + path.lstrip("/")
-        factory = None if app is None else (lambda _url: target_for(app, path))
+        factory = (
+            (lambda _url: target_for(app, path))
+            if app is not None
+            else (lambda callback: target_for(callback, verify_tls=verify_tls))
+        )
         self.dispatcher = Dispatcher(self.state, app_secret=app_secret, target_factory=factory)
         self._verify_token = verify_token
 
