@@ -34,6 +34,7 @@ from fakemeta.simulator.graph.state import DEFAULT_PHONE_NUMBER, GraphState
 from fakemeta.simulator.load._http import ProtocolViolation, ResponseReader
 from fakemeta.simulator.targets import (
     RESPONSE_BODY_LIMIT,
+    AsgiTarget,
     Exchange,
     HttpTarget,
     Request,
@@ -474,6 +475,19 @@ def gzip_of_zeros(size: int) -> bytes:
     return b"".join(packer.compress(piece) for _ in range(size >> 20)) + packer.flush()
 
 
+def traced_post(target: HttpTarget | AsgiTarget) -> tuple[Response, int]:
+    """One POST's response and the peak of Python's allocations while it was
+    read, after a first POST that warms up the connection (or the loop)."""
+    target.send("POST", "", b"{}")
+    tracemalloc.start()
+    try:
+        response = target.send("POST", "", b"{}").response
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return response, peak
+
+
 def test_a_gzip_bomb_is_inflated_only_up_to_the_limit(
     serve_raw: Callable[[Handler], RawServer],
 ) -> None:
@@ -481,13 +495,7 @@ def test_a_gzip_bomb_is_inflated_only_up_to_the_limit(
     bomb = gzip_of_zeros(256 << 20)
     server = serve_raw(coded("gzip", bomb))
     with HttpTarget(server.url, timeout=5) as target:
-        target.send("POST", "", b"{}")  # connect and warm up outside the measure
-        tracemalloc.start()
-        try:
-            response = target.send("POST", "", b"{}").response
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        response, peak = traced_post(target)
     print(f"peak Python memory reading a 256 MiB gzip bomb: {peak / 2**20:.1f} MiB")
     assert response.truncated
     assert response.body == bytes(RESPONSE_BODY_LIMIT)
@@ -552,13 +560,7 @@ async def _huge_asgi_app(scope: dict[str, object], receive: Any, send: Any) -> N
 
 def test_an_asgi_apps_long_body_is_not_held_whole() -> None:
     with target_for(_huge_asgi_app, "/hook", timeout=10) as target:
-        target.send("POST", "", b"{}")  # the loop and its thread, outside the measure
-        tracemalloc.start()
-        try:
-            response = target.send("POST", "", b"{}").response
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        response, peak = traced_post(target)
     print(f"peak Python memory for a 96 MiB in-process ASGI answer: {peak / 2**20:.1f} MiB")
     assert response.truncated
     assert len(response.body) == RESPONSE_BODY_LIMIT
