@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import threading
 import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cli_helpers import fakemeta_process
 from werkzeug.serving import make_server
 
 from fakemeta.simulator._extras import EXTRAS, needs_extra
@@ -35,13 +35,8 @@ WITHOUT_RECEIVER = (
 
 
 def without_receiver(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", WITHOUT_RECEIVER, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    """`fakemeta ARGS...` so, in a process with this one's environment."""
+    return fakemeta_process(*args, program=WITHOUT_RECEIVER, text=True, inherit_env=True)
 
 
 @pytest.mark.parametrize(

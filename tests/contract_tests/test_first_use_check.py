@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 
 import pytest
 from check_helpers import ENV_NAMES
+from cli_helpers import INSTALLED_PATH, fakemeta_process
 from flask import Flask, Response, request
 from reference_helpers import reference_config
 from werkzeug.serving import make_server
@@ -29,21 +28,15 @@ from fakemeta.reference_receiver.serve import Running
 TOKEN = "first-use-verify-token"
 SECRET = "first-use-app-secret"
 #: `fakemeta` on PATH first, as after `pip install`.
-PATH = f"{Path(sys.executable).parent}{os.pathsep}/usr/bin{os.pathsep}/bin"
-MAIN = "from fakemeta.simulator.cli import main; main()"
+PATH = INSTALLED_PATH
 
 
 def fakemeta(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """`fakemeta ARGS...` as a process with PATH and `env` its only environment."""
-    return subprocess.run(
-        [sys.executable, "-c", MAIN, *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=cwd,
-        env={"PATH": PATH, "NO_COLOR": "1", **(env or {})},
+    """`fakemeta ARGS...` as a process with PATH, NO_COLOR and `env` its only environment."""
+    return fakemeta_process(
+        *args, text=True, cwd=cwd, env=env, path=PATH, no_color=True, timeout=180
     )
 
 

@@ -8,14 +8,15 @@ directory, a pipe); in-process otherwise.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import click
 import pytest
+from cli_helpers import fakemeta_process
 from click.testing import CliRunner
 
 from fakemeta.simulator import fixtures
@@ -24,21 +25,10 @@ from fakemeta.simulator.cli._lazy import LazyCommand, LazyGroup
 from fakemeta.simulator.cli._overrides import apply_overrides
 from fakemeta.simulator.errors import BadOverride
 
-#: `fakemeta ARGS...` in a process of its own, as the console script runs it.
-MAIN = "from fakemeta.simulator.cli import main; main()"
-
-
-def fakemeta(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, stdin: bytes = b""
-) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-c", MAIN, *args],
-        input=stdin,
-        capture_output=True,
-        timeout=60,
-        cwd=cwd,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **(env or {})},
-    )
+#: `fakemeta ARGS...` in a process of its own, as the console script runs it:
+#: output in bytes, `stdin` (empty unless given) its input, this process's
+#: PATH and `env` its only environment.
+fakemeta = partial(fakemeta_process, stdin=b"")
 
 
 # --- `fakemeta --help` ------------------------------------------------------

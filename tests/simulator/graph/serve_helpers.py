@@ -1,5 +1,9 @@
-"""Shared by the `fakemeta serve` tests: a bot's webhook receiver on loopback,
-and a bounded wait.
+"""Shared by the `fakemeta serve` tests: the server on loopback, a bot's
+webhook receiver on loopback, and a bounded wait.
+
+`serving` starts the server's app (the Graph API taking ACCESS_TOKEN,
+webhooks signed with APP_SECRET) on a free port and stops it on leaving;
+`client_of` is an HTTP client of it.
 
 `BotReceiver` answers the verification handshake like a correct receiver
 (200 with the challenge when the token matches, else 403), verifies every
@@ -13,13 +17,18 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import httpx
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from fakemeta.simulator.graph.dispatch import Dispatcher
+from fakemeta.simulator.graph.server import FakeMeta, Running, start
+from fakemeta.simulator.graph.state import GraphSettings, GraphState
 from fakemeta.simulator.signing import SIGNATURE_HEADER, verify_signature
 
 APP_SECRET = "serve-test-app-secret"
@@ -27,6 +36,37 @@ VERIFY_TOKEN = "serve-test-verify-token"
 ACCESS_TOKEN = "serve-test-access-token"
 
 T = TypeVar("T")
+
+
+def serve_settings(**options: Any) -> GraphSettings:
+    """`GraphSettings` taking ACCESS_TOKEN, with `options`."""
+    return GraphSettings(access_tokens=frozenset({ACCESS_TOKEN}), **options)
+
+
+@contextmanager
+def serving(
+    settings: GraphSettings | None = None,
+    *,
+    dispatcher: Mapping[str, Any] | None = None,
+    **app: Any,
+) -> Iterator[Running]:
+    """The server started on loopback with `settings` (`serve_settings()` when
+    None), its `Dispatcher` signing with APP_SECRET and given `dispatcher`
+    options, its `FakeMeta` given `app` options; stopped on leaving."""
+    state = GraphState(serve_settings() if settings is None else settings)
+    dispatch = Dispatcher(state, app_secret=APP_SECRET, **(dispatcher or {}))
+    server = start(FakeMeta(state, dispatch, **app))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def client_of(running: Running) -> Iterator[httpx.Client]:
+    """An HTTP client of `running` (its base URL, a 10 s timeout)."""
+    with httpx.Client(base_url=running.url, timeout=10) as client:
+        yield client
 
 
 @dataclass(frozen=True)

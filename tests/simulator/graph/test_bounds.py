@@ -9,13 +9,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from serve_helpers import ACCESS_TOKEN, APP_SECRET, VERIFY_TOKEN, BotReceiver, wait_for
+from serve_helpers import ACCESS_TOKEN, VERIFY_TOKEN, BotReceiver, serve_settings, serving, wait_for
 
 from fakemeta.simulator import targets
 from fakemeta.simulator.graph.deliveries import RESPONSE_KEPT, DeliveryRecord
-from fakemeta.simulator.graph.dispatch import Dispatcher
-from fakemeta.simulator.graph.server import FakeMeta, Running, start
-from fakemeta.simulator.graph.state import DEFAULT_PHONE_NUMBER, GraphSettings, GraphState
+from fakemeta.simulator.graph.server import Running
+from fakemeta.simulator.graph.state import DEFAULT_PHONE_NUMBER
 from fakemeta.simulator.graph.webhooks import Job
 
 pytestmark = pytest.mark.timeout(60)
@@ -31,8 +30,7 @@ MAX_PENDING = 15
 
 @pytest.fixture
 def running() -> Iterator[Running]:
-    settings = GraphSettings(
-        access_tokens=frozenset({ACCESS_TOKEN}),
+    settings = serve_settings(
         max_media_bytes=MAX_MEDIA,
         max_messages=MAX_MESSAGES,
         max_pending_webhooks=MAX_PENDING,
@@ -40,19 +38,8 @@ def running() -> Iterator[Running]:
         delivered_after=None,
         read_after=None,
     )
-    state = GraphState(settings)
-    dispatcher = Dispatcher(state, app_secret=APP_SECRET, log_limit=MAX_DELIVERIES)
-    server = start(FakeMeta(state, dispatcher))
-    try:
+    with serving(settings, dispatcher={"log_limit": MAX_DELIVERIES}) as server:
         yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def client(running: Running) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=running.url, timeout=10) as c:
-        yield c
 
 
 def _upload(client: httpx.Client, size: int, name: str) -> httpx.Response:

@@ -10,11 +10,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from serve_helpers import ACCESS_TOKEN, APP_SECRET
+from serve_helpers import ACCESS_TOKEN, serving
 
-from fakemeta.simulator.graph.dispatch import Dispatcher
-from fakemeta.simulator.graph.server import CONSOLE, FakeMeta, Running, start
-from fakemeta.simulator.graph.state import DEFAULT_PHONE_NUMBER, GraphSettings, GraphState
+from fakemeta.simulator.graph.server import CONSOLE, Running
+from fakemeta.simulator.graph.state import DEFAULT_PHONE_NUMBER
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -26,24 +25,8 @@ BODY_LIMIT = 64 * 1024
 
 @pytest.fixture
 def running() -> Iterator[Running]:
-    state = GraphState(GraphSettings(access_tokens=frozenset({ACCESS_TOKEN})))
-    app = FakeMeta(
-        state,
-        Dispatcher(state, app_secret=APP_SECRET),
-        allowed_hosts=("fakemeta.test",),
-        max_body_bytes=BODY_LIMIT,
-    )
-    server = start(app)
-    try:
+    with serving(allowed_hosts=("fakemeta.test",), max_body_bytes=BODY_LIMIT) as server:
         yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def client(running: Running) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=running.url, timeout=10) as c:
-        yield c
 
 
 def _nothing_sent(running: Running) -> bool:

@@ -4,16 +4,25 @@ through the Graph API, the console routes."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from serve_helpers import ACCESS_TOKEN, APP_SECRET, VERIFY_TOKEN, BotReceiver, wait_for
+from serve_helpers import (
+    ACCESS_TOKEN,
+    APP_SECRET,
+    VERIFY_TOKEN,
+    BotReceiver,
+    client_of,
+    serve_settings,
+    serving,
+    wait_for,
+)
 
-from fakemeta.simulator.graph.dispatch import Dispatcher
-from fakemeta.simulator.graph.server import FakeMeta, Running, start
-from fakemeta.simulator.graph.state import DEFAULT_PHONE_NUMBER, GraphSettings, GraphState
+from fakemeta.simulator.graph.server import Running
+from fakemeta.simulator.graph.state import DEFAULT_PHONE_NUMBER
 from fakemeta.simulator.graph.subscriptions import DEFAULT_APP_ID
 
 pytestmark = pytest.mark.timeout(30)
@@ -30,34 +39,15 @@ def receiver() -> Iterator[BotReceiver]:
         yield bot
 
 
-def _server(console_dir: Path | None = None) -> Running:
-    settings = GraphSettings(
-        access_tokens=frozenset({ACCESS_TOKEN}),
-        sent_after=0.0,
-        delivered_after=0.05,
-        read_after=0.1,
-    )
-    state = GraphState(settings)
-    dispatcher = Dispatcher(state, app_secret=APP_SECRET, timeout=3.0)
-    app = FakeMeta(state, dispatcher) if console_dir is None else FakeMeta(
-        state, dispatcher, console_dir=console_dir
-    )  # fmt: skip
-    return start(app)
+def _serving(**app: Any) -> AbstractContextManager[Running]:
+    settings = serve_settings(sent_after=0.0, delivered_after=0.05, read_after=0.1)
+    return serving(settings, dispatcher={"timeout": 3.0}, **app)
 
 
 @pytest.fixture
 def running() -> Iterator[Running]:
-    server = _server()
-    try:
+    with _serving() as server:
         yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def client(running: Running) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=running.url, timeout=10) as c:
-        yield c
 
 
 def _subscribe(client: httpx.Client, url: str, token: str = VERIFY_TOKEN, **kw: Any) -> Any:
@@ -212,11 +202,8 @@ def test_favicon_is_a_plain_404_not_a_graph_error(client: httpx.Client) -> None:
 
 
 def test_a_placeholder_page_without_the_console(tmp_path: Path) -> None:
-    server = _server(console_dir=tmp_path)
-    try:
+    with _serving(console_dir=tmp_path) as server:
         page = httpx.get(server.url + "/_fakemeta/console", timeout=10)
-    finally:
-        server.stop()
     assert page.status_code == 200
     assert "POST /_fakemeta/inbound" in page.text
     assert server.url in page.text
@@ -225,15 +212,11 @@ def test_a_placeholder_page_without_the_console(tmp_path: Path) -> None:
 def test_console_files_are_served_from_the_console_dir(tmp_path: Path) -> None:
     (tmp_path / "index.html").write_text("<title>console</title>", encoding="utf-8")
     (tmp_path / "app.js").write_text("console.log(1)", encoding="utf-8")
-    server = _server(console_dir=tmp_path)
-    try:
-        with httpx.Client(base_url=server.url, timeout=10) as c:
-            assert c.get("/_fakemeta/console").text == "<title>console</title>"
-            script = c.get("/_fakemeta/console/app.js")
-            assert script.text == "console.log(1)"
-            assert "javascript" in script.headers["Content-Type"]
-    finally:
-        server.stop()
+    with _serving(console_dir=tmp_path) as server, client_of(server) as c:
+        assert c.get("/_fakemeta/console").text == "<title>console</title>"
+        script = c.get("/_fakemeta/console/app.js")
+        assert script.text == "console.log(1)"
+        assert "javascript" in script.headers["Content-Type"]
 
 
 def test_mark_as_read_is_an_event_for_the_console(client: httpx.Client) -> None:

@@ -5,6 +5,8 @@ run: `answer` answers every request 200, `hang` accepts and never answers,
 `answer` with `stop_after=N` answers N requests and then closes its
 listening socket and every connection (a receiver that goes away mid-run).
 Everything it starts stops when the fixture ends.
+
+`receiver` is the reference receiver the Locust tests deliver to.
 """
 
 from __future__ import annotations
@@ -13,8 +15,13 @@ import contextlib
 import socket
 import threading
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+from load_helpers import PHONE_NUMBER_ID
+
+if TYPE_CHECKING:
+    from fakemeta.reference_receiver.serve import Running
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nOK"
 
@@ -130,3 +137,13 @@ def raw_server() -> Iterator[type[RawServer]]:
     yield Started
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Running]:
+    """The reference receiver, not rate limited, for PHONE_NUMBER_ID."""
+    # Here, not at the top: the other load tests need no receiver extra.
+    from fakemeta.reference_receiver.serve import start_background
+
+    with start_background({"rate_limit": "off", "phone_number_id": PHONE_NUMBER_ID}) as running:
+        yield running

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from cli_helpers import Cli, run
+from load_helpers import assert_refused_in_one_line
 
 from fakemeta.simulator.delivery import Delivery
 
@@ -188,12 +189,7 @@ def test_a_worker_reports_every_acknowledged_id_however_many(
 def test_bad_options_are_one_line_and_exit_2(
     capsys: pytest.CaptureFixture[str], args: list[str], says: str
 ) -> None:
-    code, out, err = run(capsys, "load", "http://127.0.0.1:9/webhook", "--app-secret", "s", *args)
-    assert code == 2
-    assert says in err
-    assert len(err.strip().splitlines()) == 1
-    assert "Traceback" not in err
-    assert out == ""
+    assert_refused_in_one_line(capsys, args, says)
 
 
 def test_a_set_rate_is_kept(loopback_cli: Cli, loopback_receiver: Any) -> None:

@@ -10,7 +10,7 @@ the command was given), a set rate is kept, thresholds and a receiver that
 goes away end the run as they do without Locust, Ctrl-C stops everything
 with a partial report, and options Locust cannot honour are one line and
 exit 2 (as are bad values of the settings it passes on, in the locustfile).
-The helpers and the reference receiver fixture are `test_locust`'s.
+The helpers are `load_helpers`', the reference receiver fixture conftest's.
 """
 
 from __future__ import annotations
@@ -25,19 +25,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import run
-from test_locust import (
+from cli_helpers import MAIN, run
+from load_helpers import (
     LOCUST_TIMEOUT,
+    NEEDS_LOCUST,
+    NOWHERE,
     PHONE_NUMBER_ID,
-    _environment,
-    _finish,
-    pytestmark,  # skipped without Locust
-    receiver,
+    assert_refused_in_one_line,
+    finish,
+    locust_environment,
+    run_locustfile_briefly,
 )
 
 from fakemeta.reference_receiver.serve import Running
 
-__all__ = ["pytestmark", "receiver"]  # fixtures and the marker, used by pytest
+pytestmark = NEEDS_LOCUST
 
 
 def test_a_locust_run_is_reported_and_every_acknowledged_message_stored_once(
@@ -122,18 +124,19 @@ def test_ctrl_c_stops_locust_and_reports_what_was_sent(
     report = tmp_path / "report.json"
     out_log, err_log = tmp_path / "out.log", tmp_path / "err.log"
     command = [
-        sys.executable, "-c", "from fakemeta.simulator.cli import main; main()", "load",
-        loopback_receiver.url, "--app-secret", loopback_secret, "--locust",
-        "--locust-workers", "2", "--connections", "4", "--rate", "40", "--duration", "60",
-        "--report-json", str(report),
+        sys.executable, "-c", MAIN, "load", loopback_receiver.url, "--app-secret", loopback_secret,
+        "--locust", "--locust-workers", "2", "--connections", "4", "--rate", "40",
+        "--duration", "60", "--report-json", str(report),
     ]  # fmt: skip
     with out_log.open("wb") as out, err_log.open("wb") as err:
-        process = subprocess.Popen(command, env=_environment(tmp_path), stdout=out, stderr=err)
+        process = subprocess.Popen(
+            command, env=locust_environment(tmp_path), stdout=out, stderr=err
+        )
     deadline = time.monotonic() + LOCUST_TIMEOUT
     while len(loopback_receiver.requests) < 20 and time.monotonic() < deadline:
         time.sleep(0.1)
     process.send_signal(signal.SIGINT)  # the command alone, as a terminal's Ctrl-C
-    assert _finish([process], [out_log, err_log]) == [130], err_log.read_text()
+    assert finish([process], [out_log, err_log]) == [130], err_log.read_text()
     received = len(loopback_receiver.requests)
     time.sleep(0.5)
     assert len(loopback_receiver.requests) == received, "Locust's processes are gone"
@@ -165,12 +168,7 @@ def test_ctrl_c_stops_locust_and_reports_what_was_sent(
 def test_what_locust_cannot_do_is_one_line_and_exit_2(
     capsys: pytest.CaptureFixture[str], args: list[str], says: str
 ) -> None:
-    code, out, err = run(capsys, "load", "http://127.0.0.1:9/webhook", "--app-secret", "s", *args)
-    assert code == 2
-    assert says in err
-    assert len(err.strip().splitlines()) == 1
-    assert "Traceback" not in err
-    assert out == ""
+    assert_refused_in_one_line(capsys, args, says)
 
 
 def test_without_locust_installed_the_line_says_how_to_install_it(
@@ -182,9 +180,7 @@ def test_without_locust_installed_the_line_says_how_to_install_it(
         return None if name == "locust" else find_spec(name, *args)
 
     monkeypatch.setattr(importlib.util, "find_spec", without_locust)
-    code, out, err = run(
-        capsys, "load", "http://127.0.0.1:9/webhook", "--app-secret", "s", "--locust"
-    )
+    code, out, err = run(capsys, "load", NOWHERE, "--app-secret", "s", "--locust")
     assert code == 2
     assert err.strip() == "fakemeta: BadInput: --locust needs Locust: pip install 'fakemeta[load]'"
     assert out == ""
@@ -200,15 +196,7 @@ def test_without_locust_installed_the_line_says_how_to_install_it(
 def test_the_settings_the_command_passes_on_are_checked_by_locust_too(
     tmp_path: Path, option: str, says: str
 ) -> None:
-    command = [sys.executable, "-m", "fakemeta.simulator.load.locustfile", "--headless", "-t", "1s"]
-    result = subprocess.run(
-        [*command, "--host", "http://127.0.0.1:9/", "--fakemeta-app-secret", "s", option, "0"],
-        env=_environment(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=LOCUST_TIMEOUT,
-        check=False,
-    )
+    result = run_locustfile_briefly(tmp_path, "--fakemeta-app-secret", "s", option, "0")
     assert result.returncode == 2, result.stderr
     assert f"fakemeta: BadInput: {says}" in result.stderr
     assert "Traceback" not in result.stderr

@@ -11,36 +11,36 @@ every signature verified), as many acknowledged bodies as Locust counted,
 every message id distinct (so every body unique, across workers too), and
 each stored exactly once, for the phone number id the master was given.
 The ready locustfile, a missing app secret and the settings' precedence
-are checked the same way, in subprocesses.
+are checked the same way, in subprocesses. The marker and the helpers are
+`load_helpers`', the receiver fixture conftest's.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-
-from fakemeta.reference_receiver.serve import Running, start_background
-
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("locust") is None,
-    reason="locust is not installed (pip install -e '.[load]')",
+from load_helpers import (
+    LOCUST_TIMEOUT,
+    NEEDS_LOCUST,
+    PHONE_NUMBER_ID,
+    READY_LOCUSTFILE,
+    finish,
+    locust_environment,
+    run_locustfile_briefly,
 )
 
-PHONE_NUMBER_ID = "109876543210987"  # not the default: must reach the workers from the master
+from fakemeta.reference_receiver.serve import Running
+
+pytestmark = NEEDS_LOCUST
+
 RUN_SECONDS = 4
 BATCH = 2
-LOCUST_TIMEOUT = 30.0  # seconds for a whole Locust run, start to exit
 
 LOCUSTFILE = """
 import os
@@ -61,29 +61,11 @@ class Recorded(WhatsAppWebhookUser):
 """
 
 
-@pytest.fixture
-def receiver() -> Iterator[Running]:
-    with start_background({"rate_limit": "off", "phone_number_id": PHONE_NUMBER_ID}) as running:
-        yield running
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-def _environment(ids_dir: Path) -> dict[str, str]:
-    """This process's environment without the settings the master passes on."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("META_CLIENT_SECRET", "FAKEMETA_PHONE_NUMBER_ID")
-        and not k.startswith("LOCUST_")
-    }
-    env["FAKEMETA_TEST_IDS"] = str(ids_dir)
-    return env
 
 
 def _locust(*args: str | Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -94,26 +76,6 @@ def _locust(*args: str | Path, env: dict[str, str], log: Path) -> subprocess.Pop
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-
-
-def _finish(processes: list[subprocess.Popen[bytes]], logs: list[Path]) -> list[int]:
-    """Wait for every process, the first (the master) within LOCUST_TIMEOUT and
-    the rest within 10 s of it; kill what is left on failure and show the output."""
-    deadline = time.monotonic() + LOCUST_TIMEOUT
-    codes = []
-    try:
-        for process in processes:
-            codes.append(process.wait(timeout=max(0.1, deadline - time.monotonic())))
-            deadline = min(deadline, time.monotonic() + 10)
-        return codes
-    except subprocess.TimeoutExpired:
-        output = "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in logs)
-        pytest.fail(f"Locust did not finish in {LOCUST_TIMEOUT:g} s\n{output}")
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
 
 
 def _totals(json_file: Path) -> dict[str, Any]:
@@ -131,7 +93,7 @@ def test_master_and_two_workers_deliver_every_acknowledged_message_once(
     locustfile.write_text(LOCUSTFILE)
     ids_dir = tmp_path / "ids"
     ids_dir.mkdir()
-    env = _environment(ids_dir)
+    env = locust_environment(ids_dir)
     port = str(_free_port())
     stats = tmp_path / "stats"
     logs = [tmp_path / "master.log", tmp_path / "worker-0.log", tmp_path / "worker-1.log"]
@@ -149,7 +111,7 @@ def test_master_and_two_workers_deliver_every_acknowledged_message_once(
     master = _locust(*master_args, env=master_env, log=logs[0])
     worker = ("-f", locustfile, "--worker", "--master-host", "127.0.0.1", "--master-port", port)
     workers = [_locust(*worker, env=env, log=log) for log in logs[1:]]
-    codes = _finish([master, *workers], logs)
+    codes = finish([master, *workers], logs)
     master_log = logs[0].read_text()
     assert codes == [0, 0, 0], master_log[-3000:]
 
@@ -181,32 +143,23 @@ def test_the_ready_locustfile_runs_against_the_reference_receiver(
 ) -> None:
     stats = tmp_path / "stats"
     log = tmp_path / "locust.log"
-    env = _environment(tmp_path)
+    env = locust_environment(tmp_path)
     env["META_CLIENT_SECRET"] = receiver.app_secret
     command = [
-        sys.executable, "-m", "fakemeta.simulator.load.locustfile", "--headless", "--users", "2",
-        "--spawn-rate", "2", "--run-time", "2s", "--stop-timeout", "5",
-        "--host", receiver.url, "--json-file", str(stats),
+        *READY_LOCUSTFILE, "--headless", "--users", "2", "--spawn-rate", "2", "--run-time", "2s",
+        "--stop-timeout", "5", "--host", receiver.url, "--json-file", str(stats),
         "--fakemeta-phone-number-id", PHONE_NUMBER_ID,
     ]  # fmt: skip
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    assert _finish([process], [log]) == [0], log.read_text()[-3000:]
+    assert finish([process], [log]) == [0], log.read_text()[-3000:]
     totals = _totals(stats)
     assert totals["num_requests"] > 0
     assert totals["num_failures"] == 0, log.read_text()[-3000:]
 
 
 def test_a_missing_app_secret_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "fakemeta.simulator.load.locustfile", "--headless", "-t", "1s"]
-    result = subprocess.run(
-        [*command, "--host", "http://127.0.0.1:9/"],
-        env=_environment(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=LOCUST_TIMEOUT,
-        check=False,
-    )
+    result = run_locustfile_briefly(tmp_path)
     assert result.returncode == 2, result.stderr
     assert "fakemeta: BadInput: no app secret: pass --fakemeta-app-secret" in result.stderr
     assert "Traceback" not in result.stderr
