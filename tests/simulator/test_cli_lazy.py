@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import click
@@ -108,12 +109,51 @@ def test_version_is_the_installed_distributions(capsys: pytest.CaptureFixture[st
     assert out == f"fakemeta, version {metadata.version('fakemeta')}\n"
 
 
-def test_an_unknown_command_is_clicks_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unknown_command_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "nope")
     assert code == 2
     assert out == ""
-    assert err.startswith("Usage: fakemeta [OPTIONS] COMMAND [ARGS]...")
-    assert "Error: No such command 'nope'." in err
+    assert err == "fakemeta: No such command 'nope'. (see 'fakemeta --help')\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("check", "--nope"), "fakemeta: No such option '--nope'."),
+        (("check", "--examples", "0"), "fakemeta: Invalid value for '--examples': 0 is not in"),
+        (
+            ("send", "http://127.0.0.1:9/", "--repeat", "x"),
+            "fakemeta: Invalid value for '--repeat'",
+        ),
+        (("sign",), "fakemeta: Missing argument 'FILE'."),
+    ],
+)
+def test_a_usage_error_is_one_line_naming_the_help(
+    capsys: pytest.CaptureFixture[str], args: tuple[str, ...], said: str
+) -> None:
+    code, out, err = run(capsys, *args)
+    assert code == 2
+    assert out == ""
+    assert err.startswith(said), err
+    assert err.count("\n") == 1, err
+    assert err.rstrip().endswith(f"(see 'fakemeta {args[0]} --help')"), err
+
+
+def test_fakemeta_alone_shows_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys)
+    assert code == 2
+    assert "Usage: fakemeta [OPTIONS] COMMAND [ARGS]..." in out + err
+
+
+def test_sign_without_a_secret_is_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("META_CLIENT_SECRET", raising=False)
+    body = tmp_path / "body.json"
+    body.write_bytes(b"{}")
+    code, _, err = run(capsys, "sign", str(body))
+    assert code == 2
+    assert err == "fakemeta: BadInput: no app secret: pass --app-secret or set META_CLIENT_SECRET\n"
 
 
 # --- LazyGroup on its own --------------------------------------------------

@@ -111,6 +111,14 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("fakemeta: interrupted", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()  # `fakemeta` alone: the help
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        # click prints a usage block; one line says what was wrong and where to look.
+        where = exc.ctx.command_path if exc.ctx is not None else "fakemeta"
+        click.echo(f"fakemeta: {exc.format_message()} (see '{where} --help')", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

@@ -19,7 +19,6 @@ __all__ = ["sign_command"]
 @click.option(
     "--app-secret",
     envvar="META_CLIENT_SECRET",
-    required=True,
     help="The app secret [env: META_CLIENT_SECRET].",
 )
 @click.option(
@@ -27,12 +26,14 @@ __all__ = ["sign_command"]
     is_flag=True,
     help="Re-encode FILE's JSON the way Meta does first; print those bytes, then the signature.",
 )
-def sign_command(file: BinaryIO, app_secret: str, meta_encode: bool) -> None:
+def sign_command(file: BinaryIO, app_secret: str | None, meta_encode: bool) -> None:
     """Print the signature header value of FILE's exact bytes (`-` for standard input).
 
     The signature covers the bytes as they are: a file saved with a trailing
     newline or pretty-printed JSON signs differently from what Meta sends.
     """
+    if not app_secret:
+        raise BadInput("no app secret: pass --app-secret or set META_CLIENT_SECRET")
     body: bytes = file.read()
     if meta_encode:
         try:
