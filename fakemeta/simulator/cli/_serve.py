@@ -17,6 +17,7 @@ from fakemeta.simulator.graph.state import (
     DEFAULT_MAX_MEDIA_BYTES,
     DEFAULT_MAX_MESSAGES,
     DEFAULT_MAX_PENDING_WEBHOOKS,
+    DEFAULT_MAX_USERS,
     DEFAULT_PHONE_NUMBER,
     GraphSettings,
     GraphState,
@@ -55,6 +56,16 @@ def _bytes(ctx: click.Context, param: click.Parameter, value: object) -> int:
     if not number.isdigit() or int(number) * _UNITS[unit] < 1:
         raise click.BadParameter(f"{value!r} is not a size: give bytes, or e.g. 512K, 256M, 1G")
     return int(number) * _UNITS[unit]
+
+
+def _count(ctx: click.Context, param: click.Parameter, value: object) -> int:
+    """A whole number >= 1; anything else is one line and exit 2, not click's usage block."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    text = str(value).strip().replace("_", "")
+    if not text.isdigit() or int(text) < 1:
+        _fail(f"{param.opts[0]} takes a whole number >= 1, not {value!r}")
+    return int(text)
 
 
 def _seconds(text: str) -> float | None:
@@ -188,6 +199,16 @@ def _seconds(text: str) -> float | None:
     " one whose retries ran out.",
 )
 @click.option(
+    "--max-users",
+    type=str,
+    callback=_count,
+    default=DEFAULT_MAX_USERS,
+    show_default=True,
+    metavar="INTEGER",
+    help="Customers whose windows, rate buckets, billing and contact-book entries are kept;"
+    " the least recently used go first.",
+)
+@click.option(
     "--max-deliveries",
     type=click.IntRange(min=1),
     default=2000,
@@ -218,6 +239,7 @@ def serve_command(
     max_media_bytes: int,
     max_messages: int,
     max_pending_webhooks: int,
+    max_users: int,
     max_deliveries: int,
     era: Era,
     verbose: bool,
@@ -261,6 +283,7 @@ def serve_command(
             max_media_bytes=max_media_bytes,
             max_messages=max_messages,
             max_pending_webhooks=max_pending_webhooks,
+            max_users=max_users,
         )
     except ValueError as exc:
         _fail(str(exc))

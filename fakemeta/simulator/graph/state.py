@@ -15,7 +15,8 @@ Public API (other modules depend on these names):
   `default_template_category`, `window_seconds`, `media_url_ttl`,
   `media_base_url`, `era` (the webhook shapes, `fakemeta.simulator.eras`; default
   `eras.CURRENT`; a name such as "2025" is accepted too), and the memory
-  bounds `max_media_bytes` and `max_messages` (see "Bounds" below).
+  bounds `max_media_bytes`, `max_messages`, `max_pending_webhooks` and
+  `max_users` (see "Bounds" below).
 - `GraphState(settings=None, *, clock=None, webhooks=None)`: `.settings`,
   `.era` (`settings.era`), `.clock` (`OffsetClock`), `.webhooks` (`WebhookQueue`).
 - `record_inbound(phone_number_id, wa_id, message=None)`: a customer message
@@ -58,9 +59,19 @@ Bounds: a server left running for days, or loaded by a script, must not
 grow without end. Media are kept up to `max_media_bytes` in all (default
 256 MiB: two of Meta's largest, 100 MB documents), least recently used
 evicted first; messages (both directions, transcripts included) up to
-`max_messages` (default 10,000), oldest first. `evicted()` counts what was
-forgotten, `limits()` gives the bounds, and the first eviction of each kind
-is logged on `fakemeta.serve`.
+`max_messages` (default 10,000), oldest first; users up to `max_users`
+(default 100,000), least recently used first. A user is what the server
+keeps per customer: their windows, pair rate buckets and billing
+conversations (per phone number id) and their contact-book entries (number,
+user ids, parent id); any of `record_inbound`, `admit`, `remember`,
+`record_outbound`, `billing_conversation`, `addressee` and the window
+lookups uses them. Past the bound the least recently used user is forgotten
+whole (as if never seen: no window, a fresh bucket, no contact-book entry
+left behind); their transcript stays, bounded by `max_messages`. Entries
+that no longer matter (a billing conversation past its expiry, a pair
+bucket full again) are dropped when their user is used. `evicted()` counts
+what was forgotten, `limits()` gives the bounds, and the first eviction of
+each kind is logged on `fakemeta.serve`.
 
 Rate limits: `throughput_per_second` accepted sends per phone number id in
 any one second (Meta: 80 by default, error 130429); a token bucket per
@@ -107,6 +118,9 @@ DEFAULT_MAX_MEDIA_BYTES = 256 * 1024 * 1024
 DEFAULT_MAX_MESSAGES = 10_000
 #: Webhooks waiting to be delivered (retries included), oldest dropped past it.
 DEFAULT_MAX_PENDING_WEBHOOKS = 10_000
+#: Customers whose windows, rate buckets, billing and contact-book entries are
+#: kept (least recently used forgotten first).
+DEFAULT_MAX_USERS = 100_000
 _TEMPLATE_CATEGORIES = ("marketing", "utility", "authentication")
 
 
@@ -169,9 +183,12 @@ class GraphSettings:
     #: one whose retries ran out): an unverified or slow receiver must not
     #: grow the server without end.
     max_pending_webhooks: int = DEFAULT_MAX_PENDING_WEBHOOKS
+    #: Users kept (windows, pair buckets, billing conversations, contact-book
+    #: entries), least recently used forgotten first.
+    max_users: int = DEFAULT_MAX_USERS
 
     def __post_init__(self) -> None:
-        for bound in ("max_media_bytes", "max_messages", "max_pending_webhooks"):
+        for bound in ("max_media_bytes", "max_messages", "max_pending_webhooks", "max_users"):
             value = getattr(self, bound)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"Expected {bound} >= 1 but got {bound}={value!r}")
@@ -214,6 +231,36 @@ class GraphSettings:
 
 
 Pair = tuple[str, str]
+BillingKey = tuple[str, str, str]
+_MISSING = object()
+
+
+class _User:
+    """One user's entry in the state's LRU (`GraphState._users`): where their
+    entries are in the per-user maps, so that forgetting them is O(their
+    number), not a scan. Lists, not sets: they hold one entry per phone
+    number id (and category) at most, and a user costs less memory."""
+
+    __slots__ = ("billing", "ids", "pairs")
+
+    def __init__(self) -> None:
+        self.pairs: list[Pair] = []  # keys in `_last_inbound` and `_pair_buckets`
+        self.billing: list[BillingKey] = []  # keys in `_billing`
+        self.ids: list[str] = []  # user ids in `_numbers` (and `_parent_ids`) leading here
+
+    def merge(self, other: _User) -> None:
+        """Take over `other`'s entries (the same user, under another key until now)."""
+        for pair in other.pairs:
+            _add(self.pairs, pair)
+        for billing in other.billing:
+            _add(self.billing, billing)
+        for user_id in other.ids:
+            _add(self.ids, user_id)
+
+
+def _add(keys: list[Any], key: Any) -> None:
+    if key not in keys:
+        keys.append(key)
 
 
 class GraphState:
@@ -238,7 +285,7 @@ class GraphState:
             self.webhooks.on_drop = self._dropped_webhook
         self.lock = threading.RLock()
         self._url_secret = secrets.token_bytes(16)
-        self._evicted = {"messages": 0, "media": 0, "media_bytes": 0, "webhooks": 0}
+        self._evicted = {"messages": 0, "media": 0, "media_bytes": 0, "webhooks": 0, "users": 0}
         self._clear()
 
     def _clear(self) -> None:
@@ -257,6 +304,11 @@ class GraphState:
         self._numbers: dict[str, str | None] = {}  # the contact book: user id -> number
         self._parents: dict[str, str] = {}  # parent BSUID -> user id
         self._parent_ids: dict[str, str] = {}  # user id -> parent BSUID
+        # Every user the maps above hold, least recently used first, under the
+        # key of their conversation (`_user`): their number when known, else
+        # their user id. `_parents` and `_parent_ids` are each other's inverse;
+        # every id in them, and every `_user_ids` value, is in `_numbers`.
+        self._users: OrderedDict[str, _User] = OrderedDict()
 
     def reset(self) -> None:
         """Forget messages, windows, media and rates; empty the webhook queue."""
@@ -299,15 +351,18 @@ class GraphState:
                 parent, user_id = user_id, self._parents[user_id]
             if user_id not in self._numbers:
                 return None
+            number = self._numbers[user_id]
+            self._use(number or user_id)
             parent = parent or self._parent_ids.get(user_id)
-            return Customer(self._numbers[user_id], user_id=user_id, parent_user_id=parent)
+            return Customer(number, user_id=user_id, parent_user_id=parent)
 
     def remember(self, wa_id: str) -> None:
         """The business sent to the number `wa_id`: its user id (the one its
         statuses carry) now leads to it (see `addressee`)."""
         user_id = self.user_id(wa_id)
         with self.lock:
-            self._numbers[user_id] = wa_id
+            self._link(user_id, wa_id, self._touch(wa_id))
+            self._trim()
 
     def _user(self, who: str) -> str:
         """The key of `who`'s conversation: a user id whose number is known
@@ -350,24 +405,29 @@ class GraphState:
         with self.lock:
             now = self.clock.now()
             sender = _text(message, "from_user_id")
-            user_id = sender
             if wa_id is not None:
-                if sender is not None:
-                    self._user_ids[wa_id] = sender
-                user_id = self.user_id(wa_id)
-                self._numbers[user_id] = wa_id
-            elif user_id is not None:
-                self._numbers.setdefault(user_id, None)
+                user_id = sender or self.user_id(wa_id)
+            elif sender is not None:
+                user_id = sender
             else:
                 raise ValueError(
                     f"Expected a wa_id or a message with from_user_id but got {message!r}"
                 )
+            user = self._user(wa_id or user_id)
+            known = self._touch(user)
+            if wa_id is not None:
+                if sender is not None:
+                    self._user_ids[wa_id] = sender
+                self._link(user_id, wa_id, known)
+            elif user_id not in self._numbers:
+                self._numbers[user_id] = None
+                _add(known.ids, user_id)
             parent = _text(message, "from_parent_user_id")
             if parent is not None:
-                self._parents[parent] = user_id
-                self._parent_ids[user_id] = parent
-            user = self._user(wa_id or user_id)
+                self._set_parent(user_id, parent, known)
             self._last_inbound[(phone_number_id, user)] = now
+            _add(known.pairs, (phone_number_id, user))
+            self._trim()
             if message is None:
                 return
             kind = str(message.get("type", "unknown"))
@@ -386,8 +446,14 @@ class GraphState:
 
     def window_expires_at(self, phone_number_id: str, wa_id: str) -> float | None:
         with self.lock:
-            last = self._last_inbound.get((phone_number_id, self._user(wa_id)))
-            return None if last is None else last + self.settings.window_seconds
+            user = self._user(wa_id)
+            self._use(user)
+            return self._expires(phone_number_id, user)
+
+    def _expires(self, phone_number_id: str, user: str) -> float | None:
+        """`window_expires_at` for a conversation key, using nobody."""
+        last = self._last_inbound.get((phone_number_id, user))
+        return None if last is None else last + self.settings.window_seconds
 
     def window_open(self, phone_number_id: str, wa_id: str) -> bool:
         expires = self.window_expires_at(phone_number_id, wa_id)
@@ -401,6 +467,8 @@ class GraphState:
         counts against neither."""
         with self.lock:
             wa_id = self._user(wa_id)
+            user = self._touch(wa_id)
+            self._trim()
             now = self.clock.now()
             sends = self._sends.setdefault(phone_number_id, deque())
             while sends and sends[0] <= now - 1.0:
@@ -415,6 +483,7 @@ class GraphState:
                 if tokens < 1.0:
                     return 131056
                 self._pair_buckets[(phone_number_id, wa_id)] = (tokens - 1.0, now)
+                _add(user.pairs, (phone_number_id, wa_id))
             sends.append(now)
             return None
 
@@ -422,8 +491,111 @@ class GraphState:
 
     def record_outbound(self, message: OutboundMessage) -> None:
         with self.lock:
+            user = self._user(message.user)
+            self._touch(user)
+            self._trim()
             self._outbound[message.id] = message
-            self._keep((message.phone_number_id, self._user(message.user)), message)
+            self._keep((message.phone_number_id, user), message)
+
+    # -- users: the per-user maps, least recently used forgotten first ------------
+
+    def _use(self, user: str) -> _User | None:
+        """The LRU entry of the user whose conversation key is `user`, now
+        the most recently used; None for a user this server does not keep."""
+        found = self._users.get(user)
+        if found is not None:
+            self._users.move_to_end(user)
+            self._prune(found)
+        return found
+
+    def _touch(self, user: str) -> _User:
+        """`_use`, making the entry when there is none. The caller calls
+        `_trim` once done: an operation may find two entries are one user."""
+        found = self._use(user)
+        if found is None:
+            found = self._users[user] = _User()
+        return found
+
+    def _trim(self) -> None:
+        """Past `max_users`, forget the least recently used users."""
+        limit = self.settings.max_users
+        while len(self._users) > limit:
+            self._forget(next(iter(self._users)))
+            self._evict("users", 1, f"--max-users {limit}")
+
+    def _prune(self, user: _User) -> None:
+        """Drop what no longer matters: billing conversations past their
+        expiry, pair buckets full again (both as good as none)."""
+        now = self.clock.now()
+        if user.billing:
+            for key in [k for k in user.billing if self._billing.get(k, ("", now))[1] <= now]:
+                self._billing.pop(key, None)
+                user.billing.remove(key)
+        interval = self.settings.pair_rate_interval
+        if interval is not None and user.pairs:
+            burst = float(self.settings.pair_rate_burst)
+            for pair in user.pairs:
+                bucket = self._pair_buckets.get(pair)
+                if bucket is not None and bucket[0] + max(0.0, now - bucket[1]) / interval >= burst:
+                    del self._pair_buckets[pair]
+            # A pair stays listed while it has a window too.
+            user.pairs[:] = [
+                p for p in user.pairs if p in self._pair_buckets or p in self._last_inbound
+            ]
+
+    def _forget(self, key: str) -> None:
+        """Forget the user `key` whole: windows, pair buckets, billing
+        conversations and contact-book entries (their transcript stays)."""
+        user = self._users.pop(key)
+        for pair in user.pairs:
+            self._last_inbound.pop(pair, None)
+            self._pair_buckets.pop(pair, None)
+        for billing in user.billing:
+            self._billing.pop(billing, None)
+        for user_id in user.ids:
+            number = self._numbers.get(user_id, _MISSING)
+            if number is _MISSING or (number or user_id) != key:  # pragma: no cover - defensive
+                continue
+            del self._numbers[user_id]
+            parent = self._parent_ids.pop(user_id, None)
+            if parent is not None:
+                self._parents.pop(parent, None)
+        self._user_ids.pop(key, None)
+
+    def _link(self, user_id: str, number: str, user: _User) -> None:
+        """The contact book: `user_id` leads to `number`, whose LRU entry is
+        `user`. A user known by id alone, or only sent to by id, until now is
+        the same user: their entry joins the number's."""
+        before = self._numbers.get(user_id, _MISSING)
+        self._numbers[user_id] = number
+        _add(user.ids, user_id)
+        if isinstance(before, str) and before != number:
+            # The id moved to another number: the old number no longer has it.
+            moved_from = self._users.get(before)
+            if moved_from is not None and user_id in moved_from.ids:
+                moved_from.ids.remove(user_id)
+            if self._user_ids.get(before) == user_id:
+                del self._user_ids[before]
+        self._join(user_id, user)
+
+    def _join(self, key: str, user: _User) -> None:
+        """The LRU entry under `key` (an id now known to lead elsewhere) is `user`'s."""
+        other = self._users.get(key)
+        if other is not None and other is not user:
+            del self._users[key]
+            user.merge(other)
+
+    def _set_parent(self, user_id: str, parent: str, user: _User) -> None:
+        """`parent` is `user_id`'s parent BSUID; each has one of the other."""
+        old_parent = self._parent_ids.get(user_id)
+        if old_parent is not None and old_parent != parent:
+            self._parents.pop(old_parent, None)
+        old_user_id = self._parents.get(parent)
+        if old_user_id is not None and old_user_id != user_id:
+            self._parent_ids.pop(old_user_id, None)
+        self._parents[parent] = user_id
+        self._parent_ids[user_id] = parent
+        self._join(parent, user)
 
     def _keep(self, pair: Pair, message: InboundMessage | OutboundMessage) -> None:
         """Add to a transcript; past `max_messages`, forget the oldest message."""
@@ -472,6 +644,8 @@ class GraphState:
         """The bounds, and how full the stores are."""
         with self.lock:
             return {
+                "max_users": self.settings.max_users,
+                "users": len(self._users),
                 "max_messages": self.settings.max_messages,
                 "messages": len(self._kept),
                 "max_media_bytes": self.settings.max_media_bytes,
@@ -488,11 +662,15 @@ class GraphState:
         category with this user, opening a 24 h one if none is open."""
         with self.lock:
             now = self.clock.now()
-            key = (phone_number_id, self._user(wa_id), category)
+            user = self._user(wa_id)
+            known = self._touch(user)
+            self._trim()
+            key = (phone_number_id, user, category)
             current = self._billing.get(key)
             if current is None or current[1] <= now:
                 current = (secrets.token_hex(16), now + 24 * 60 * 60)
                 self._billing[key] = current
+                _add(known.billing, key)
             return current
 
     def mark_status(self, message_id: str, status: str) -> bool:
@@ -546,11 +724,12 @@ class GraphState:
     def conversations(self) -> list[dict[str, Any]]:
         """One summary per (phone number id, user) with a transcript or window."""
         with self.lock:
+            now = self.clock.now()
             pairs = dict.fromkeys([*self._transcripts, *self._last_inbound])
             result = []
             for phone_number_id, user in pairs:
                 entries = self._transcripts.get((phone_number_id, user), deque())
-                expires = self.window_expires_at(phone_number_id, user)
+                expires = self._expires(phone_number_id, user)
                 # A user known by number is kept under it; by id alone, under the id.
                 wa_id = None if BSUID.fullmatch(user) else user
                 ids_: dict[str, str] = {}
@@ -563,7 +742,7 @@ class GraphState:
                         **ids_,
                         "messages": len(entries),
                         "last_message_id": entries[-1].id if entries else None,
-                        "window_open": self.window_open(phone_number_id, user),
+                        "window_open": expires is not None and now < expires,
                         "window_expires_at": expires,
                     }
                 )

@@ -71,8 +71,8 @@ def test_many_uploads_stay_within_the_media_bound(
     assert limits["media_bytes"] <= MAX_MEDIA  # type: ignore[operator]
     assert limits["media"] == 3
     assert limits["evicted"] == {  # type: ignore[comparison-overlap]
-        "messages": 0, "media": 7, "media_bytes": 7 * 300 * KB, "webhooks": 0, "deliveries": 0,
-        "events": 0,
+        "messages": 0, "media": 7, "media_bytes": 7 * 300 * KB, "webhooks": 0, "users": 0,
+        "deliveries": 0, "events": 0,
     }  # fmt: skip
     assert client.get(f"/v23.0/{ids[1]}", headers=BEARER).status_code == 400  # evicted
     for kept in ids[-3:]:
