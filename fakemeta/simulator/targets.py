@@ -582,9 +582,7 @@ class _BodyRead:
 
     def read(self, chunks: Iterable[bytes]) -> None:
         try:
-            for chunk in chunks:
-                if not self._body.feed(chunk):
-                    return
+            self._body.read(chunks)
         except httpx.TimeoutException:
             raise self._overdue() from None
 
