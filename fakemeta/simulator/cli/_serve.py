@@ -58,16 +58,6 @@ def _bytes(ctx: click.Context, param: click.Parameter, value: object) -> int:
     return int(number) * _UNITS[unit]
 
 
-def _count(ctx: click.Context, param: click.Parameter, value: object) -> int:
-    """A whole number >= 1; anything else is one line and exit 2, not click's usage block."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return value
-    text = str(value).strip().replace("_", "")
-    if not text.isdigit() or int(text) < 1:
-        _fail(f"{param.opts[0]} takes a whole number >= 1, not {value!r}")
-    return int(text)
-
-
 def _seconds(text: str) -> float | None:
     return None if text.lower() in ("off", "never", "none") else float(text)
 
@@ -200,11 +190,9 @@ def _seconds(text: str) -> float | None:
 )
 @click.option(
     "--max-users",
-    type=str,
-    callback=_count,
+    type=click.IntRange(min=1),
     default=DEFAULT_MAX_USERS,
     show_default=True,
-    metavar="INTEGER",
     help="Customers whose windows, rate buckets, billing and contact-book entries are kept;"
     " the least recently used go first.",
 )
