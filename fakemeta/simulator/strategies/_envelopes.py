@@ -22,6 +22,7 @@ from fakemeta.simulator.eras import Era
 from fakemeta.simulator.strategies._fields import field_values
 from fakemeta.simulator.strategies._ids import accounts, customers
 from fakemeta.simulator.strategies._messages import inbound_messages
+from fakemeta.simulator.strategies._prepare import validated_with
 from fakemeta.simulator.strategies._statuses import error_values, recipient_statuses
 from fakemeta.simulator.types import Change, Contact, Message, Payload, Status
 
@@ -110,23 +111,28 @@ def _from(message: Message, sender: Customer) -> Message:
     return cast(Message, result)
 
 
-@st.composite
-def _message_changes(
+def _draw_message_changes(
     draw: st.DrawFn,
     account: Account,
-    senders: st.SearchStrategy[Customer],
+    sender_lists: st.SearchStrategy[list[Customer]],
     types: tuple[str, ...] | None,
     max_messages: int,
-    max_senders: int,
     era: Era,
 ) -> list[Change]:
     """One `messages` change from a few senders, plus a change of its own for
-    any system messages (Meta sends those without a contacts array)."""
-    people = draw(st.lists(senders, min_size=1, max_size=max_senders, unique_by=_identity))
+    any system messages (Meta sends those without a contacts array).
+
+    A plain function of the caller's `draw`, and every strategy it draws
+    built once (or cached by Hypothesis): a strategy built per draw is
+    validated per draw, which cost most of a batch's generation time."""
+    people = draw(sender_lists)
     # Each message from the cached template of its sender's kind, so that no
     # strategy is built per draw.
-    who = draw(st.lists(st.sampled_from(people), min_size=1, max_size=max_messages))
-    drawn = [(p, _from(draw(_template_messages(types, _placeholder(p), era)), p)) for p in who]
+    who = draw(st.lists(st.integers(0, len(people) - 1), min_size=1, max_size=max_messages))
+    drawn = [
+        (p, _from(draw(_template_messages(types, _placeholder(p), era)), p))
+        for p in (people[i] for i in who)
+    ]
     regular = [(p, m) for p, m in drawn if m["type"] != "system"]
     system = [m for _, m in drawn if m["type"] == "system"]
     changes: list[Change] = []
@@ -174,22 +180,28 @@ def message_payloads(
         # Unknown types fail here, eagerly.
         inbound_messages(_PLACEHOLDERS[(True, True, False)], types=type_key)
 
+    owners = _account_strategy(account)
+    sender_lists = st.lists(people, min_size=1, max_size=max_senders, unique_by=_identity)
+    entry_counts = st.integers(1, max_entries)
+    change_counts = st.integers(1, max_changes)
+
     @st.composite
     def build(draw: st.DrawFn) -> Payload:
         entries = []
-        for _ in range(draw(st.integers(1, max_entries))):
-            acct = draw(_account_strategy(account))
+        for _ in range(draw(entry_counts)):
+            acct = draw(owners)
             changes: list[Change] = []
-            for _ in range(draw(st.integers(1, max_changes))):
+            for _ in range(draw(change_counts)):
                 changes.extend(
-                    draw(
-                        _message_changes(acct, people, type_key, max_messages, max_senders, chosen)
-                    )
+                    _draw_message_changes(draw, acct, sender_lists, type_key, max_messages, chosen)
                 )
             entries.append(envelopes.entry(acct.waba_id, changes))
         return _distinct_message_ids(envelopes.payload(entries))
 
-    return build()
+    # Validated with the test's strategies, before Hypothesis times a draw:
+    # the senders and the message templates of every kind of sender.
+    templates = [_template_messages(type_key, p, chosen) for p in _PLACEHOLDERS.values()]
+    return validated_with(build(), owners, sender_lists, *templates)
 
 
 def _distinct_message_ids(payload: Payload) -> Payload:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from fakemeta.simulator import eras, ids
 from fakemeta.simulator.envelopes import Account, Customer
 from fakemeta.simulator.eras import Era
+from fakemeta.simulator.strategies._prepare import validated_with
 from fakemeta.simulator.strategies._text import person_names, texts
 
 __all__ = [
@@ -80,9 +81,27 @@ def timestamps(
     return st.integers(min_value=min_value, max_value=max_value).map(str)
 
 
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_DIGITS = "0123456789"
+
+
+def _joined(parts: tuple[str, ...]) -> str:
+    return "".join(parts)
+
+
+# `[a-z][a-z0-9._]{2,28}[a-z0-9]`, built from three strings rather than
+# `from_regex` (which draws every character on its own, and was the slowest
+# part of drawing a user).
+_usernames = st.tuples(
+    st.text(_LOWER, min_size=1, max_size=1),
+    st.text(_LOWER + _DIGITS + "._", min_size=2, max_size=28),
+    st.text(_LOWER + _DIGITS, min_size=1, max_size=1),
+).map(_joined)
+
+
 def usernames() -> st.SearchStrategy[str]:
     """WhatsApp usernames (2026): lowercase letters, digits, dots and underscores."""
-    return st.from_regex(r"[a-z][a-z0-9._]{2,28}[a-z0-9]", fullmatch=True)
+    return _usernames
 
 
 def parent_bsuids() -> st.SearchStrategy[str]:
@@ -111,25 +130,31 @@ def customers(
     # One draw in `_SHARES` decides phone-less; Hypothesis shrinks it to 0,
     # an ordinary user with a number.
     phoneless_below = round(chosen.phoneless_share * _SHARES)
+    # Every strategy drawn below is built here, once: a strategy built inside
+    # the draw is validated anew for every user.
+    shares = st.integers(0, _SHARES - 1)
+    some_usernames = st.one_of(st.none(), _usernames)
+    some_names = st.one_of(names, st.none())
 
     @st.composite
     def build(draw: st.DrawFn) -> Customer:
         seed = draw(_seeds)
         rng = random.Random(seed)
-        phoneless = draw(st.integers(0, _SHARES - 1)) >= _SHARES - phoneless_below
+        phoneless = draw(shares) >= _SHARES - phoneless_below
         number = None if phoneless else ids.wa_id(rng)
         country = ids.country_of(number, rng)
-        username = draw(usernames()) if phoneless else draw(st.one_of(st.none(), usernames()))
-        parent = draw(st.one_of(st.none(), st.just(ids.parent_bsuid(country, rng))))
+        username = draw(_usernames) if phoneless else draw(some_usernames)
+        parent_id = ids.parent_bsuid(country, rng)
+        parent = parent_id if draw(st.booleans()) else None
         return Customer(
             number,
-            draw(st.one_of(names, st.none())) if phoneless else draw(names),
+            draw(some_names) if phoneless else draw(names),
             user_id=ids.bsuid(country, rng),
             username=username,
             parent_user_id=parent,
         )
 
-    return build()
+    return validated_with(build(), names, some_names, some_usernames)
 
 
 _SHARES = 100

@@ -40,9 +40,11 @@ from fakemeta.simulator.strategies._message_parts import (
     frames,
     referrals,
     reply_contexts,
+    retailer_ids,
     rngs,
     short_texts,
 )
+from fakemeta.simulator.strategies._prepare import validated_with
 from fakemeta.simulator.strategies._text import hostile_texts, person_names, texts
 from fakemeta.simulator.types import Message
 
@@ -69,6 +71,8 @@ __all__ = [
 ]
 
 _EMOJI = ("👍", "❤️", "😂", "😮", "😢", "🙏", "👍🏽", "🇸🇦", "👨‍👩‍👧‍👦", "✅", "🔥")
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_ALPHANUMERIC = _LOWER.upper() + _LOWER + "0123456789"
 _UNSUPPORTED_TYPES = ("edit", "poll_creation", "view_once", "unknown", "album", "event")
 
 
@@ -120,70 +124,91 @@ def location_messages(sender: Customer) -> st.SearchStrategy[Message]:
     )
 
 
+# What a shared contact card draws, built once at import (a strategy built
+# inside the draw is validated anew for every card).
+_phone_kinds = st.sampled_from(("CELL", "MOBILE", "HOME", "WORK", "MAIN", "IPHONE"))
+_card_kinds = st.sampled_from(("HOME", "WORK"))
+_card_phones = st.lists(
+    st.builds(
+        lambda number, on_whatsapp, kind: ("+" + number, number if on_whatsapp else None, kind),
+        wa_ids(),
+        st.booleans(),
+        _phone_kinds,
+    ),
+    max_size=3,
+)
+# Hypothesis's RFC 5322 local parts at a few fixed domains: its generated
+# domains cost more draws than the rest of a card.
+_card_domains = st.sampled_from(
+    (
+        "example.com",
+        "mail.example.sa",
+        "EXAMPLE.ORG",
+        "sub-1.example.com.br",
+        "xn--ngbrx.xn--mgbh0fb",
+    )
+)
+_card_emails = st.lists(st.tuples(st.emails(domains=_card_domains), _card_kinds), max_size=2)
+_card_orgs = st.one_of(
+    st.none(),
+    st.fixed_dictionaries(
+        {"company": short_texts(80)},
+        optional={"department": short_texts(40), "title": short_texts(40)},
+    ),
+)
+# Meta's contacts reference: street, city, state, zip, country,
+# country_code and type, each only when the phone shares it.
+_card_addresses = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "street": short_texts(60),
+            "city": short_texts(30),
+            "state": short_texts(20),
+            "zip": st.text("0123456789", min_size=5, max_size=5),
+            "country": short_texts(30),
+            "country_code": st.sampled_from(("us", "sa", "eg", "br", "in", "de")),
+            "type": _card_kinds,
+        },
+    ),
+    max_size=2,
+)
+_card_formatted = st.one_of(person_names(), short_texts(100))
+_card_names = st.one_of(st.none(), person_names())
+_card_suffixes = st.one_of(st.none(), st.sampled_from(("Jr.", "Sr.", "III", "PhD")))
+_card_prefixes = st.one_of(st.none(), st.sampled_from(("Dr.", "Mr.", "Ms.", "د.")))
+_card_urls = st.lists(st.tuples(st.just("https://example.com/u/1"), _card_kinds), max_size=1)
+_card_birthdays = st.one_of(st.none(), st.dates().map(lambda d: d.isoformat()))
+
+
 @st.composite
 def _contact_cards(draw: st.DrawFn) -> dict[str, Any]:
-    formatted = draw(st.one_of(person_names(), short_texts(100)))
-    phone_kinds = st.sampled_from(("CELL", "MOBILE", "HOME", "WORK", "MAIN", "IPHONE"))
-    phones = draw(
-        st.lists(
-            st.builds(
-                lambda number, on_whatsapp, kind: (
-                    "+" + number,
-                    number if on_whatsapp else None,
-                    kind,
-                ),
-                wa_ids(),
-                st.booleans(),
-                phone_kinds,
-            ),
-            max_size=3,
-        )
-    )
-    kinds = st.sampled_from(("HOME", "WORK"))
-    emails = draw(st.lists(st.tuples(st.emails(), kinds), max_size=2))
-    org = draw(
-        st.one_of(
-            st.none(),
-            st.fixed_dictionaries(
-                {"company": short_texts(80)},
-                optional={"department": short_texts(40), "title": short_texts(40)},
-            ),
-        )
-    )
-    # Meta's contacts reference: street, city, state, zip, country,
-    # country_code and type, each only when the phone shares it.
-    addresses = draw(
-        st.lists(
-            st.fixed_dictionaries(
-                {},
-                optional={
-                    "street": short_texts(60),
-                    "city": short_texts(30),
-                    "state": short_texts(20),
-                    "zip": st.from_regex(r"[0-9]{5}", fullmatch=True),
-                    "country": short_texts(30),
-                    "country_code": st.sampled_from(("us", "sa", "eg", "br", "in", "de")),
-                    "type": kinds,
-                },
-            ),
-            max_size=2,
-        )
-    )
-    names = st.one_of(st.none(), person_names())
+    formatted = draw(_card_formatted)
+    phones = draw(_card_phones)
+    emails = draw(_card_emails)
+    org = draw(_card_orgs)
+    addresses = draw(_card_addresses)
     return messages.contact_card(
         formatted,
-        first_name=draw(names),
-        last_name=draw(names),
-        middle_name=draw(names),
-        suffix=draw(st.one_of(st.none(), st.sampled_from(("Jr.", "Sr.", "III", "PhD")))),
-        prefix=draw(st.one_of(st.none(), st.sampled_from(("Dr.", "Mr.", "Ms.", "د.")))),
+        first_name=draw(_card_names),
+        last_name=draw(_card_names),
+        middle_name=draw(_card_names),
+        suffix=draw(_card_suffixes),
+        prefix=draw(_card_prefixes),
         phones=phones,
         emails=emails,
-        urls=draw(st.lists(st.tuples(st.just("https://example.com/u/1"), kinds), max_size=1)),
+        urls=draw(_card_urls),
         addresses=addresses,
         org=org,
-        birthday=draw(st.one_of(st.none(), st.dates().map(lambda d: d.isoformat()))),
+        birthday=draw(_card_birthdays),
     )
+
+
+_CONTACT_CARDS = validated_with(
+    _contact_cards(),
+    _card_formatted, _card_phones, _card_emails, _card_orgs, _card_addresses, _card_names,
+    _card_suffixes, _card_prefixes, _card_urls, _card_birthdays,
+)  # fmt: skip
 
 
 def contacts_messages(sender: Customer) -> st.SearchStrategy[Message]:
@@ -191,16 +216,25 @@ def contacts_messages(sender: Customer) -> st.SearchStrategy[Message]:
     check_sender(sender)
     return st.builds(
         lambda cards, frame, context: messages.contacts(sender, cards, context=context, **frame),
-        st.lists(_contact_cards(), min_size=1, max_size=3),
+        st.lists(_CONTACT_CARDS, min_size=1, max_size=3),
         frames(sender),
         contexts(sender),
     )
 
 
+# Reply ids, `[A-Za-z0-9_:.-]{1,64}`, and Flow answer keys,
+# `[a-z][a-z0-9_]{0,30}`: string draws, not `from_regex` (one draw per
+# character, many times slower).
+_reply_ids = st.text(_ALPHANUMERIC + "_:.-", min_size=1, max_size=64)
+_answer_keys = st.tuples(
+    st.text(_LOWER, min_size=1, max_size=1), st.text(_LOWER + "0123456789_", max_size=30)
+).map("".join)
+
+
 def interactive_messages(sender: Customer) -> st.SearchStrategy[Message]:
     """Taps on reply buttons, list rows, and completed WhatsApp Flows."""
     check_sender(sender)
-    ids_ = st.from_regex(r"[A-Za-z0-9_:.-]{1,64}", fullmatch=True)
+    ids_ = _reply_ids
     button_replies = st.builds(
         lambda i, title, frame, ctx: messages.interactive_button_reply(
             sender, i, title, context=ctx, **frame
@@ -215,7 +249,7 @@ def interactive_messages(sender: Customer) -> st.SearchStrategy[Message]:
         reply_contexts(sender),
     )  # fmt: skip
     answers = st.dictionaries(
-        st.from_regex(r"[a-z][a-z0-9_]{0,30}", fullmatch=True),
+        _answer_keys,
         st.one_of(short_texts(200), st.integers(), st.booleans()),
         max_size=5,
     )
@@ -261,7 +295,7 @@ def order_messages(sender: Customer) -> st.SearchStrategy[Message]:
     )
     items = st.builds(
         messages.product_item,
-        st.from_regex(r"[A-Za-z0-9_-]{1,40}", fullmatch=True),
+        retailer_ids,
         st.integers(min_value=1, max_value=99),
         prices,
         st.sampled_from(("USD", "EUR", "BRL", "INR", "SAR", "IDR", "MXN")),

@@ -15,6 +15,7 @@ rules for one outbound message's statuses (see `status_sequences`):
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 
 from hypothesis import strategies as st
@@ -24,8 +25,9 @@ from fakemeta.simulator import statuses as builders
 from fakemeta.simulator.envelopes import Account, Customer
 from fakemeta.simulator.eras import Era
 from fakemeta.simulator.meta_errors import META_ERRORS
-from fakemeta.simulator.strategies._ids import accounts, customers, timestamps, wa_ids, wamids
+from fakemeta.simulator.strategies._ids import accounts, customers, timestamps, wa_ids
 from fakemeta.simulator.strategies._message_parts import rngs
+from fakemeta.simulator.strategies._prepare import validated_with
 from fakemeta.simulator.strategies._text import texts
 from fakemeta.simulator.types import Status, Value
 
@@ -72,19 +74,28 @@ def errors(codes: Sequence[int] | None = None) -> st.SearchStrategy[dict[str, ob
 # Free text a business attaches to a send and gets back on every status.
 _opaque = st.one_of(st.none(), texts(max_size=256))
 
+# Built once: a strategy built inside a draw is validated anew every time.
+_categories = st.one_of(st.none(), st.sampled_from(builders.PRICING_CATEGORIES))
+_conversation_ids = st.integers(0, 2**128 - 1)
+_status_errors = errors()
+_group_ids = st.one_of(st.none(), st.builds(ids.group_id, wa_ids(), rngs))
+_seeds = st.integers(min_value=0, max_value=2**63 - 1)
+_DRAWN = (_opaque, _categories, _conversation_ids, _status_errors, _group_ids, _seeds)
 
-@st.composite
-def _status(
+
+def _draw_status(
     draw: st.DrawFn,
     kind: str,
     recipient: Customer,
     message_id: str,
     ts: str,
     era: Era,
-    opaque: st.SearchStrategy[str | None] = _opaque,
+    opaque: str | None,
     group_id: str | None = None,
 ) -> Status:
-    category = draw(st.one_of(st.none(), st.sampled_from(builders.PRICING_CATEGORIES)))
+    """One status, drawn by the caller's `draw` (a plain function, not a
+    composite strategy built anew for every status)."""
+    category = draw(_categories)
     model = draw(st.sampled_from(era.pricing_models))
     conversation = None
     price = None
@@ -97,7 +108,7 @@ def _status(
             expiration = str(int(ts) + 86400) if kind == "sent" else None
             conversation = builders.conversation(
                 origin,
-                conversation_id=f"{draw(st.integers(0, 2**128 - 1)):032x}",
+                conversation_id=f"{draw(_conversation_ids):032x}",
                 expiration_timestamp=expiration,
             )
     return builders.status(
@@ -109,13 +120,19 @@ def _status(
         conversation=conversation,
         pricing=price,
         # Meta's failed statuses carry one error (every example and capture).
-        errors=[draw(errors())] if kind == "failed" else None,
-        biz_opaque_callback_data=draw(opaque),
+        errors=[draw(_status_errors)] if kind == "failed" else None,
+        biz_opaque_callback_data=opaque,
     )
 
 
 def _chat(customer: Customer) -> str:
     return customer.wa_id or customer.user_id or ""
+
+
+def _outbound_id(draw: st.DrawFn, customer: Customer) -> str:
+    """What `wamids(_chat(customer), inbound=False)` draws, without building
+    that strategy for every status."""
+    return ids.wamid(_chat(customer), inbound=False, rng=random.Random(draw(_seeds)))
 
 
 def recipient_statuses(
@@ -129,19 +146,22 @@ def recipient_statuses(
     chosen = eras.era(era)
     allowed = _kinds(kinds)
     who = _recipient(recipient, chosen)
+    kinds_ = st.sampled_from(allowed)
+    times = timestamps()
 
     @st.composite
     def build(draw: st.DrawFn) -> tuple[Customer, Status]:
         customer = draw(who)
-        message_id = draw(wamids(_chat(customer), inbound=False))
-        ts = draw(timestamps())
-        kind = draw(st.sampled_from(allowed))
+        message_id = _outbound_id(draw, customer)
+        ts = draw(times)
+        kind = draw(kinds_)
         group = None
         if chosen.groups and kind in ("delivered", "read") and customer.user_id is not None:
-            group = draw(st.one_of(st.none(), st.builds(ids.group_id, wa_ids(), rngs)))
-        return customer, draw(_status(kind, customer, message_id, ts, chosen, group_id=group))
+            group = draw(_group_ids)
+        opaque = draw(_opaque)
+        return customer, _draw_status(draw, kind, customer, message_id, ts, chosen, opaque, group)
 
-    return build()
+    return validated_with(build(), who, times, kinds_, *_DRAWN)
 
 
 def statuses(
@@ -175,23 +195,26 @@ def status_sequences(
     non-decreasing in causal order; with `shuffle`, delivered in any order."""
     chosen = eras.era(era)
     who = _recipient(recipient, chosen)
+    lives = st.sampled_from(_LIVES)
+    first_times = timestamps(max_value=1_899_000_000)
+    gaps = st.integers(min_value=0, max_value=3600)
 
     @st.composite
     def build(draw: st.DrawFn) -> list[Status]:
         customer = draw(who)
-        message_id = draw(wamids(_chat(customer), inbound=False))
-        life = draw(st.sampled_from(_LIVES))
-        opaque = st.just(draw(_opaque))
-        at = int(draw(timestamps(max_value=1_899_000_000)))
+        message_id = _outbound_id(draw, customer)
+        life = draw(lives)
+        opaque = draw(_opaque)
+        at = int(draw(first_times))
         result = []
         for kind in life:
-            at += draw(st.integers(min_value=0, max_value=3600))
-            result.append(draw(_status(kind, customer, message_id, str(at), chosen, opaque)))
+            at += draw(gaps)
+            result.append(_draw_status(draw, kind, customer, message_id, str(at), chosen, opaque))
         if shuffle:
             result = draw(st.permutations(result))
         return list(result)
 
-    return build()
+    return validated_with(build(), who, lives, first_times, gaps, *_DRAWN)
 
 
 def error_values(account: Account | None = None) -> st.SearchStrategy[Value]:
