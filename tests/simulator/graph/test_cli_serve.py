@@ -147,7 +147,7 @@ def test_help() -> None:
 def test_the_bounds_and_allowed_hosts_reach_the_server() -> None:
     port = free_port()
     process = launch("--port", str(port), "--max-media-bytes", "2M", "--max-messages", "50",
-                     "--max-body-bytes", "512K", "--max-deliveries", "7",
+                     "--max-body-bytes", "512K", "--max-deliveries", "7", "--max-users", "9",
                      "--allow-host", "dev.example")  # fmt: skip
     try:
         read_banner(process)
@@ -157,6 +157,7 @@ def test_the_bounds_and_allowed_hosts_reach_the_server() -> None:
         assert limits["max_messages"] == 50
         assert limits["max_body_bytes"] == 512 * 1024
         assert limits["max_deliveries"] == 7
+        assert (limits["max_users"], limits["users"], limits["evicted"]["users"]) == (9, 0, 0)
         allowed = httpx.get(f"{base}/_fakemeta/", headers={"Host": "dev.example"})
         assert allowed.status_code == 200
         refused = httpx.get(f"{base}/_fakemeta/", headers={"Host": "other.example"})

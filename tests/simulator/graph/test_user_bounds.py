@@ -7,7 +7,6 @@ never seen, and the contact book never keeps half a user."""
 from __future__ import annotations
 
 import logging
-import signal
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +16,7 @@ from cli_helpers import run
 from click.testing import CliRunner
 from graph_helpers import PNID, USER, make_state, send, template, text
 from serve_helpers import ACCESS_TOKEN, APP_SECRET
-from test_cli_serve import free_port, launch, read_banner
+from test_cli_serve import launch
 
 from fakemeta.simulator.cli import cli
 from fakemeta.simulator.eras import ERAS
@@ -304,22 +303,6 @@ def test_evicted_users_are_counted_by_the_control_api_and_logged_once(
 
 
 # -- the command line --------------------------------------------------------------------
-
-
-def test_max_users_reaches_the_server() -> None:
-    port = free_port()
-    process = launch("--port", str(port), "--max-users", "7")
-    try:
-        read_banner(process)
-        limits = httpx.get(f"http://127.0.0.1:{port}/_fakemeta/").json()["limits"]
-        assert (limits["max_users"], limits["users"], limits["evicted"]["users"]) == (7, 0, 0)
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 0
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "x", "1.5", ""])
