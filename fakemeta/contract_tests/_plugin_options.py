@@ -166,22 +166,17 @@ def add_options(parser: pytest.Parser) -> None:
         type="bool",
     )
     for option in _OPTIONS:
-        if option.flag:
-            group.addoption(
-                _flag(option.name),
-                dest="fakemeta_" + option.name,
-                action="store_true",
-                default=None,
-                help=option.help,
-            )
-        else:
-            group.addoption(
-                _flag(option.name),
-                dest="fakemeta_" + option.name,
-                default=None,
-                metavar=option.metavar,
-                help=option.help,
-            )
+        # A flag takes no value; any other option takes one, shown as its metavar.
+        takes: dict[str, Any] = (
+            {"action": "store_true"} if option.flag else {"metavar": option.metavar}
+        )
+        group.addoption(
+            _flag(option.name),
+            dest="fakemeta_" + option.name,
+            default=None,
+            help=option.help,
+            **takes,
+        )
         if option.ini and option.flag:
             parser.addini("fakemeta_" + option.name, option.help, type="bool")
         elif option.ini:
